@@ -11,6 +11,7 @@ it down before it has done its job. Run as ``python -m servelab._watchdog``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -45,16 +46,12 @@ def group_members(pgid: int) -> list[int]:
 
 
 def signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
     # Members that are stopped (SIGSTOP) ignore TERM until continued.
     if sig == signal.SIGTERM:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGCONT)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def stop_groups(pgids: set[int], grace_s: float = TERM_GRACE_S) -> None:
@@ -69,10 +66,8 @@ def stop_groups(pgids: set[int], grace_s: float = TERM_GRACE_S) -> None:
     for pgid in pgids:
         signal_group(pgid, signal.SIGKILL)
         for pid in group_members(pgid):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def main() -> None:

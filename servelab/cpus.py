@@ -18,7 +18,15 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["CpuInfo", "MemoryInfo", "cpu_info", "cgroup_cpu_quota", "cgroup_memory_limit", "memory_info", "parse_cpu_list"]
+__all__ = [
+    "CpuInfo",
+    "MemoryInfo",
+    "cgroup_cpu_quota",
+    "cgroup_memory_limit",
+    "cpu_info",
+    "memory_info",
+    "parse_cpu_list",
+]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -71,9 +79,12 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _cgroup_paths(root: Path) -> dict[str, str]:
+SELF_CGROUP = Path("/proc/self/cgroup")
+
+
+def _cgroup_paths(self_cgroup: Path) -> dict[str, str]:
     """Controller → this process's cgroup path, from /proc/self/cgroup ("" is cgroup v2)."""
-    text = _read(Path("/proc/self/cgroup")) or ""
+    text = _read(self_cgroup) or ""
     paths: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split(":", 2)
@@ -95,9 +106,9 @@ def _ancestors(base: Path, cgroup_path: str) -> list[Path]:
     return out
 
 
-def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> float | None:
     """The cgroup CPU limit in CPUs (e.g. 1.0 on Binder), or None when there is none."""
-    paths = _cgroup_paths(root)
+    paths = _cgroup_paths(self_cgroup)
     limits: list[float] = []
     if "" in paths and (root / "cgroup.controllers").exists():  # cgroup v2
         for directory in _ancestors(root, paths[""]):
@@ -121,9 +132,9 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
     return min(limits) if limits else None
 
 
-def cgroup_memory_limit(root: Path = CGROUP_ROOT) -> tuple[int | None, int | None]:
+def cgroup_memory_limit(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> tuple[int | None, int | None]:
     """(limit, usage) in bytes of this process's memory cgroup; None where there is none."""
-    paths = _cgroup_paths(root)
+    paths = _cgroup_paths(self_cgroup)
     limits: list[int] = []
     usage: int | None = None
     if "" in paths and (root / "cgroup.controllers").exists():  # cgroup v2

@@ -11,11 +11,22 @@ from importlib import metadata
 
 from servelab.cpus import cpu_info, memory_info
 
-__all__ = ["EnvironmentStamp", "PACKAGES", "environment_stamp", "hosting", "package_versions"]
+__all__ = ["PACKAGES", "EnvironmentStamp", "environment_stamp", "hosting", "package_versions"]
 
 PACKAGES = (
-    "servelab", "uvicorn", "gunicorn", "uvicorn-worker", "fastapi", "starlette", "flask",
-    "werkzeug", "a2wsgi", "uvloop", "httptools", "h11", "psutil",
+    "servelab",
+    "uvicorn",
+    "gunicorn",
+    "uvicorn-worker",
+    "fastapi",
+    "starlette",
+    "flask",
+    "werkzeug",
+    "a2wsgi",
+    "uvloop",
+    "httptools",
+    "h11",
+    "psutil",
 )
 
 
@@ -43,7 +54,11 @@ def cpu_model() -> str:
 
 def hosting() -> str:
     """Where this runs: "binder", "jupyterhub" or "local"."""
-    if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_LAUNCH_HOST") or os.environ.get("BINDER_REPO_URL"):
+    if (
+        os.environ.get("BINDER_SERVICE_HOST")
+        or os.environ.get("BINDER_LAUNCH_HOST")
+        or os.environ.get("BINDER_REPO_URL")
+    ):
         return "binder"
     if os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or os.environ.get("JUPYTERHUB_USER"):
         return "jupyterhub"

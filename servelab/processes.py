@@ -184,6 +184,10 @@ class ManagedProcess:
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=5)
+            # KILL is delivered asynchronously: wait (bounded) until the group is really gone.
+            deadline = time.monotonic() + 2.0
+            while self.members() and time.monotonic() < deadline:
+                time.sleep(0.01)
             self._stopped = True
             _watchdog.forget(self.pgid)
             _live.discard(self)

@@ -41,8 +41,12 @@ SAMPLE_APPS: dict[str, SampleApp] = {
         SampleApp("fastapi", "asgi", "servelab.apps.fastapi_app:app", "FastAPI (ASGI)", websocket=True),
         SampleApp("wsgi", "wsgi", "servelab.apps.raw_wsgi:app", "a raw WSGI callable"),
         SampleApp("asgi", "asgi", "servelab.apps.raw_asgi:app", "a raw ASGI callable", websocket=True),
-        SampleApp("flask-asgi", "asgi", "servelab.apps.bridges:flask_asgi", "Flask behind a2wsgi.WSGIMiddleware (ASGI)"),
-        SampleApp("fastapi-wsgi", "wsgi", "servelab.apps.bridges:fastapi_wsgi", "FastAPI behind a2wsgi.ASGIMiddleware (WSGI)"),
+        SampleApp(
+            "flask-asgi", "asgi", "servelab.apps.bridges:flask_asgi", "Flask behind a2wsgi.WSGIMiddleware (ASGI)"
+        ),
+        SampleApp(
+            "fastapi-wsgi", "wsgi", "servelab.apps.bridges:fastapi_wsgi", "FastAPI behind a2wsgi.ASGIMiddleware (WSGI)"
+        ),
     )
 }
 

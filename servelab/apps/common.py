@@ -6,7 +6,9 @@ The six sample apps (``flask``, ``fastapi``, ``wsgi``, ``asgi``, ``flask-asgi``,
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,10 +84,8 @@ def mark_ready() -> None:
     """Leave a marker named after this pid, so the launcher knows this worker loaded the app."""
     directory = os.environ.get(READY_DIR_ENV)
     if directory:
-        try:
+        with contextlib.suppress(OSError):
             Path(directory, str(os.getpid())).touch()
-        except OSError:
-            pass
 
 
 def safe_environ(environ: Mapping[str, object]) -> dict[str, object]:
@@ -102,21 +102,17 @@ def safe_environ(environ: Mapping[str, object]) -> dict[str, object]:
 
 
 def safe_scope(scope: Mapping[str, object]) -> dict[str, object]:
-    """An ASGI ``scope`` as JSON-friendly values (bytes decoded, the app object dropped)."""
+    """An ASGI ``scope`` as JSON-friendly values (bytes decoded, framework objects by name)."""
     out: dict[str, object] = {}
     for key, value in scope.items():
-        if key in ("app", "router", "endpoint", "route", "state", "fastapi_astack", "extensions"):
-            continue
         if isinstance(value, bytes):
             out[key] = value.decode("latin-1")
         elif key == "headers" and isinstance(value, (list, tuple)):
             out[key] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in value]
-        elif isinstance(value, (str, int, float, bool, type(None))):
-            out[key] = value
-        elif isinstance(value, (list, tuple)):
-            out[key] = list(value)
-        elif isinstance(value, dict):
-            out[key] = {str(k): str(v) for k, v in value.items()}
         else:
-            out[key] = repr(value)
+            try:
+                json.dumps(value)
+                out[key] = list(value) if isinstance(value, tuple) else value
+            except (TypeError, ValueError):
+                out[key] = f"<{type(value).__name__}>"
     return out

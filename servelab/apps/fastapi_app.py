@@ -75,8 +75,8 @@ async def crash(token: str | None = None) -> JSONResponse:
 
 
 @app.get("/inspect")
-async def inspect(request: Request) -> dict[str, object]:
-    return {"interface": "asgi", "scope": common.safe_scope(request.scope)}
+async def inspect(request: Request) -> JSONResponse:
+    return JSONResponse({"interface": "asgi", "scope": common.safe_scope(request.scope)})
 
 
 @app.get("/stream")

@@ -101,7 +101,9 @@ async def _websocket(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["path"] != "/ws":
         await send({"type": "websocket.close", "code": 1008})
         return
-    await send({"type": "websocket.accept", "headers": [(common.PID_HEADER.lower().encode(), common.worker_pid().encode())]})
+    await send(
+        {"type": "websocket.accept", "headers": [(common.PID_HEADER.lower().encode(), common.worker_pid().encode())]}
+    )
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":

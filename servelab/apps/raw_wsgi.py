@@ -54,9 +54,7 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
         if path == "/inspect":
             return _json(start_response, "200 OK", {"interface": "wsgi", "environ": common.safe_environ(environ)})
         if path == "/stream":
-            start_response(
-                "200 OK", [("Content-Type", "text/plain"), (common.PID_HEADER, common.worker_pid())]
-            )
+            start_response("200 OK", [("Content-Type", "text/plain"), (common.PID_HEADER, common.worker_pid())])
             return iter(common.stream_chunks())
     except common.BadParameter as exc:
         return _json(start_response, "400 Bad Request", {"detail": str(exc)})

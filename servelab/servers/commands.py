@@ -29,8 +29,22 @@ def command_for(spec: ServerSpec, port: int) -> list[str]:
             argv += ["--workers", str(spec.workers)]
     elif spec.server == "gunicorn":
         worker_class = spec.worker_class_name or "sync"
-        argv = [py, "-m", "gunicorn", spec.target, "--bind", f"{host}:{port}",
-                "--workers", str(spec.workers), "--worker-class", GUNICORN_WORKER_CLASS[worker_class]]
+        argv = [
+            py,
+            "-m",
+            "gunicorn",
+            spec.target,
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(spec.workers),
+            "--worker-class",
+            GUNICORN_WORKER_CLASS[worker_class],
+        ]
+        if "--control-socket" not in spec.extra_args:
+            # gunicorn 25+ opens a control socket at one fixed path in $HOME by default; two
+            # servers at once would fight over it.
+            argv.append("--no-control-socket")
         if spec.config:
             argv += ["--config", spec.config]
         if spec.threads:
@@ -50,8 +64,20 @@ def command_for(spec: ServerSpec, port: int) -> list[str]:
         if spec.app_dir:
             argv += ["--chdir", spec.app_dir]
     elif spec.server == "flask-dev":
-        argv = [py, "-m", "flask", "--app", spec.target, "run", "--host", host, "--port", str(port),
-                "--no-reload", "--no-debugger"]
+        argv = [
+            py,
+            "-m",
+            "flask",
+            "--app",
+            spec.target,
+            "run",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+        ]
     else:  # validated before we get here
         raise ValueError(spec.server)
     return argv + list(spec.extra_args)

@@ -40,8 +40,14 @@ __all__ = ["Reply", "Server", "find_free_port", "launch"]
 _POLL_S = 0.05
 _FATAL = (
     (re.compile(r"address already in use", re.I), "port"),
-    (re.compile(r"Error loading ASGI app|Failed to find attribute|Failed to find application|"
-                r"ModuleNotFoundError|ImportError|SyntaxError|NameError|AttributeError"), "import"),
+    # Before the server is ready, a traceback or a failed boot means the app did not load.
+    (
+        re.compile(
+            r"Error loading ASGI app|Failed to find attribute|Failed to find application|"
+            r"Worker failed to boot|Traceback \(most recent call last\)"
+        ),
+        "import",
+    ),
 )
 
 
@@ -64,6 +70,17 @@ class Reply:
     @property
     def text(self) -> str:
         return self.body.decode(errors="replace")
+
+
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception))(:.*)?$")
+
+
+def _first_error(log: str) -> str | None:
+    """The first exception line (``RuntimeError: ...``) in a server's output."""
+    for line in log.splitlines():
+        if _ERROR_LINE.match(line) and "HaltServer" not in line:
+            return line.strip()
+    return None
 
 
 def find_free_port(host: str = "127.0.0.1") -> int:
@@ -97,8 +114,7 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(
-                    f"port {port} is already in use by {_port_owner(port)}; "
-                    "stop it or pass port=None for a free one"
+                    f"port {port} is already in use by {_port_owner(port)}; stop it or pass port=None for a free one"
                 ) from None
             raise
 
@@ -242,13 +258,19 @@ class Server:
         reason = reason or self._fatal_reason()
         tail = "\n".join(log.strip().splitlines()[-25:])
         head = f"{self.spec.describe()} {what}."
+        first = _first_error(log)
+        if first and first not in tail:
+            tail = f"(first error) {first}\n...\n{tail}"
         if reason == "port":
-            head += f" Port {self.port} is already in use by {_port_owner(self.port)}; stop it or pass port=None for a free one."
+            owner = _port_owner(self.port)
+            head += f" Port {self.port} is already in use by {owner}; stop it or pass port=None for a free one."
             cls: type[ServerStartError] = PortInUseError
         else:
             cls = ServerStartError
             if reason == "import":
-                head += f" The app {self.spec.target!r} could not be imported or failed while loading: see the error below."
+                head += (
+                    f" The app {self.spec.target!r} could not be imported or failed while loading: see the error below."
+                )
         self.stop(grace_s=1)
         return cls(f"{head}\n--- the server's output (last lines) ---\n{tail or '(nothing)'}")
 
@@ -326,27 +348,26 @@ def launch(spec: ServerSpec | None = None, *, ready_timeout: float | None = None
         spec = ServerSpec(**fields)
     elif fields:
         spec = spec.with_(**fields)
-    if spec.cpus is not None and not isinstance(spec.cpus, tuple):
-        spec = spec.with_(cpus=tuple(spec.cpus))
     spec.validate()
     timeout = default_ready_timeout(spec) if ready_timeout is None else ready_timeout
     attempts = 1 if spec.port is not None else 3
-    for attempt in range(attempts):
+    attempt = 0
+    while True:
+        attempt += 1
         if spec.port is not None:
             _check_port_free(spec.host, spec.port)
-        port = spec.port or find_free_port(spec.host)
-        server = _start(spec, port)
+        server = _start(spec, spec.port or find_free_port(spec.host))
         try:
             server.ready_after_s = server.wait_ready(timeout)
-            return server
         except PortInUseError:
-            # A free port picked a moment ago was taken by someone else: pick another.
-            if attempt + 1 == attempts:
+            # A free port picked a moment ago can be taken by someone else: pick another.
+            if attempt >= attempts:
                 raise
+            continue
         except BaseException:
             server.stop(grace_s=1)
             raise
-    raise AssertionError("unreachable")
+        return server
 
 
 def _start(spec: ServerSpec, port: int) -> Server:

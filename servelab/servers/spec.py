@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from servelab.apps import SAMPLE_APPS, Interface
 from servelab.servers.errors import SpecError
@@ -30,7 +30,10 @@ GUNICORN_WORKER_CLASS = {
 }
 WORKER_CLASS_INTERFACE: dict[str, Interface] = {"sync": "wsgi", "gthread": "wsgi", "uvicorn": "asgi", "asgi": "asgi"}
 SERVER_INTERFACE: dict[str, Interface] = {
-    "uvicorn": "asgi", "fastapi-run": "asgi", "fastapi-dev": "asgi", "flask-dev": "wsgi",
+    "uvicorn": "asgi",
+    "fastapi-run": "asgi",
+    "fastapi-dev": "asgi",
+    "flask-dev": "wsgi",
 }
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 LOOPS = ("auto", "asyncio", "uvloop")
@@ -67,6 +70,14 @@ class ServerSpec:
     access_log: bool = False
     extra_args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # Accept lists (cpus=[0, 1]) and dicts (env={...}) from learners; store tuples.
+        if self.cpus is not None:
+            object.__setattr__(self, "cpus", tuple(sorted(set(self.cpus))))
+        object.__setattr__(self, "extra_args", tuple(self.extra_args))
+        env: Any = self.env
+        object.__setattr__(self, "env", tuple(sorted(env.items() if isinstance(env, dict) else env)))
 
     # --- derived ------------------------------------------------------------------------
 
@@ -141,8 +152,10 @@ class ServerSpec:
         if (self.loop != "auto" or self.http != "auto") and self.server != "uvicorn":
             raise SpecError("choosing the event loop or HTTP parser works with server='uvicorn' only")
         gunicorn_only = {
-            "timeout": self.timeout, "graceful_timeout": self.graceful_timeout,
-            "max_requests": self.max_requests, "max_requests_jitter": self.max_requests_jitter,
+            "timeout": self.timeout,
+            "graceful_timeout": self.graceful_timeout,
+            "max_requests": self.max_requests,
+            "max_requests_jitter": self.max_requests_jitter,
             "config": self.config,
         }
         for name, value in gunicorn_only.items():
@@ -184,7 +197,9 @@ class ServerSpec:
                 f"serve it with {'gunicorn' if needed == 'asgi' else 'uvicorn'}, or use the {bridge!r} bridge"
             )
         if self.server in ("fastapi-run", "fastapi-dev") and self.sample and self.app != "fastapi":
-            raise SpecError(f"the fastapi command runs FastAPI apps: use app='fastapi' (not {self.app!r}) or server='uvicorn'")
+            raise SpecError(
+                f"the fastapi command runs FastAPI apps: use app='fastapi' (not {self.app!r}) or server='uvicorn'"
+            )
         if self.server in ("fastapi-dev", "flask-dev") and self.workers != 1:
             raise SpecError(f"{self.server} is a development server with one process: use workers=1")
 
