@@ -29,6 +29,7 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 from numpy.typing import ArrayLike
 
 from servelab.environment import EnvironmentStamp, environment_stamp
+from servelab.load.result import LoadSamples
 from servelab.model import UslFit
 
 __all__ = [
@@ -378,19 +379,21 @@ _TIME_COLUMNS = ("completed_s", "time_s", "t_s", "end_s", "elapsed_s")
 
 
 def plot_timeline(
-    samples: pd.DataFrame | tuple[ArrayLike, ArrayLike],
+    samples: pd.DataFrame | tuple[ArrayLike, ArrayLike] | LoadSamples,
     ax: Axes | None = None, *, log: bool = False, ok: ArrayLike | None = None,
     span: tuple[float, float] | None = None, span_label: str = "stall",
     stamp: StampLike | None = None, title: str | None = None,
 ) -> Figure | Axes:
     """Latency (ms) of individual requests against when they completed (s): shows a stall.
 
-    ``samples`` is ``(completion_times_s, latencies_ms)`` or a DataFrame with ``latency_ms``
-    and one of the columns ``completed_s``, ``time_s``, ``t_s``, ``end_s``, ``elapsed_s`` (and
+    ``samples`` is a load result's ``samples``, ``(completion_times_s, latencies_ms)``, or a
+    DataFrame with ``latency_ms`` and one of the columns ``completed_s``, ``time_s``, ``t_s``, ``end_s``, ``elapsed_s`` (and
     optionally ``ok``). ``span=(start_s, end_s)`` shades a period, labelled ``span_label``.
 
     >>> fig = plot_timeline(([0.1, 0.2, 0.3, 1.3], [5, 6, 5, 1000]), span=(0.3, 1.3), stamp="x")
     """
+    if isinstance(samples, LoadSamples):
+        samples = (samples.completed_s, samples.latency_ms)
     df_in = samples if isinstance(samples, pd.DataFrame) else None
     if df_in is not None:
         time_col = next((c for c in _TIME_COLUMNS if c in df_in.columns), None)

@@ -1,0 +1,235 @@
+"""Run one server configuration across a list of values and measure each point.
+
+>>> from servelab.servers import ServerSpec
+>>> df = sweep(ServerSpec(server="gunicorn", app="flask"), "workers", [1, 2, 4],
+...            load=LoadPlan(path="/work?units=5", concurrency=8, duration=3))   # doctest: +SKIP
+>>> summarize(df, "workers")[["workers", "throughput_rps", "p99_ms"]]          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from servelab.environment import environment_stamp
+from servelab.load import LoadError, LoadResult, run_load
+from servelab.observe import Observer
+from servelab.servers import ServelabError, Server, ServerSpec, launch
+
+__all__ = ["LoadPlan", "load_results", "measure", "save_results", "summarize", "sweep"]
+
+_SPEC_FIELDS = {f.name for f in fields(ServerSpec)}
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The load driven at each point of a sweep (one of ``concurrency`` or ``rate``)."""
+
+    path: str = "/"
+    concurrency: int | None = None
+    rate: float | None = None
+    duration: float = 5.0
+    warmup: float = 1.0
+    timeout: float = 10.0
+    cpus: tuple[int, ...] | None = None  # the generator's CPUs
+
+    def with_(self, **changes: Any) -> LoadPlan:
+        return replace(self, **changes)
+
+
+def measure(server: Server, load: LoadPlan, *, observe: bool = False, keep_samples: bool = False) -> dict[str, Any]:
+    """Drive ``load`` at a running server; one flat row of results (and the raw result)."""
+    observer = Observer(server, interval_s=0.25, memory_every=4) if observe else None
+    if observer is not None:
+        observer.start()
+    try:
+        result = run_load(
+            server.url,
+            path=load.path,
+            concurrency=load.concurrency,
+            rate=load.rate,
+            duration=load.duration,
+            warmup=load.warmup,
+            timeout=load.timeout,
+            cpus=load.cpus,
+            keep_samples=keep_samples,
+        )
+    finally:
+        if observer is not None:
+            observer.stop()
+    row = result_row(result)
+    row["_result"] = result
+    if observer is not None:
+        row.update({f"server_{k}": v for k, v in observer.summary().items()})
+    return row
+
+
+def result_row(result: LoadResult) -> dict[str, Any]:
+    lat = result.latency_ms or {}
+    lag = result.send_lag_ms or {}
+    return {
+        "ok": True,
+        "error": None,
+        "throughput_rps": result.throughput_rps,
+        "p50_ms": lat.get("p50", math.nan),
+        "p90_ms": lat.get("p90", math.nan),
+        "p99_ms": lat.get("p99", math.nan),
+        "p999_ms": lat.get("p999", math.nan),
+        "max_ms": lat.get("max", math.nan),
+        "mean_ms": lat.get("mean", math.nan),
+        "requests": result.requests,
+        "ok_requests": result.ok,
+        "failed_requests": result.failed,
+        "error_kinds": json.dumps(result.errors),
+        "send_lag_p99_ms": lag.get("p99", math.nan),
+        "generator_cpu_percent": result.generator_cpu_percent,
+        "workers_serving": len(result.by_pid),
+        "by_pid": json.dumps({str(k): v for k, v in result.by_pid.items()}),
+        "warnings": " | ".join(result.warnings),
+    }
+
+
+def _progress(total: int, description: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, disable=not enabled, leave=True)
+
+
+def sweep(
+    spec: ServerSpec,
+    vary: str,
+    values: Sequence[Any],
+    *,
+    load: LoadPlan,
+    repeats: int = 1,
+    observe: bool = False,
+    progress: bool = True,
+    description: str | None = None,
+    ready_timeout: float | None = None,
+) -> pd.DataFrame:
+    """Measure ``spec`` at each of ``values`` of ``vary`` (a ServerSpec or LoadPlan field).
+
+    One server is launched per value (``vary`` is a server field) or one for the whole sweep
+    (a load field, e.g. ``rate`` for a latency-vs-load curve); each point is measured
+    ``repeats`` times. A point whose server fails to start or whose load run fails becomes a
+    row with ``ok=False`` and the reason in ``error``; the sweep goes on. The frame carries
+    the environment stamp in ``df.attrs["stamp"]``.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    if vary not in _SPEC_FIELDS and vary not in {f.name for f in fields(LoadPlan)}:
+        raise ValueError(f"cannot vary {vary!r}: choose a server field (workers, worker_class, cpus…) or a load field")
+    on_server = vary in _SPEC_FIELDS
+    rows: list[dict[str, Any]] = []
+    bar = _progress(len(values) * repeats, description or f"{spec.describe()}: {vary}", progress)
+    shared: Server | None = None
+    try:
+        for value in values:
+            point_spec = spec.with_(**{vary: value}) if on_server else spec
+            point_load = load if on_server else load.with_(**{vary: value})
+            base = {vary: value, **_describe(point_spec, point_load)}
+            try:
+                if on_server:
+                    server = launch(point_spec, ready_timeout=ready_timeout)
+                else:
+                    shared = shared or launch(point_spec, ready_timeout=ready_timeout)
+                    server = shared
+            except (ServelabError, ValueError) as exc:
+                for r in range(repeats):
+                    rows.append({**base, "repeat": r, "ok": False, "error": _one_line(exc)})
+                    bar.update(1)
+                continue
+            try:
+                base["ready_s"] = server.ready_after_s
+                for r in range(repeats):
+                    try:
+                        row = measure(server, point_load, observe=observe)
+                        row.pop("_result", None)
+                    except (LoadError, ServelabError, ValueError) as exc:
+                        row = {"ok": False, "error": _one_line(exc)}
+                    if not server.running():
+                        row.update(ok=False, error=row.get("error") or "the server exited during the run")
+                    rows.append({**base, "repeat": r, **row})
+                    bar.update(1)
+            finally:
+                if on_server:
+                    server.stop()
+    finally:
+        if shared is not None:
+            shared.stop()
+        bar.close()
+    df = pd.DataFrame(rows)
+    df.attrs["stamp"] = environment_stamp().as_dict()
+    df.attrs["spec"] = asdict(spec)
+    df.attrs["load"] = asdict(load)
+    return df
+
+
+def _describe(spec: ServerSpec, load: LoadPlan) -> dict[str, Any]:
+    return {
+        "server": spec.server,
+        "app": spec.app,
+        "worker_class": spec.worker_class_name,
+        "server_cpus": ",".join(map(str, spec.cpus)) if spec.cpus else "",
+        "load_cpus": ",".join(map(str, load.cpus)) if load.cpus else "",
+        "path": load.path,
+        "concurrency": load.concurrency,
+        "offered_rps": load.rate,
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def summarize(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """The median of each numeric column over repeats, one row per value (failed rows excluded)."""
+    keys = [by] if isinstance(by, str) else list(by)
+    good = df[df["ok"].astype(bool)] if "ok" in df else df
+    numeric = [c for c in good.select_dtypes("number").columns if c not in keys and c != "repeat"]
+    out = good.groupby(keys, sort=True)[numeric].median().reset_index()
+    out.attrs = dict(df.attrs)
+    return out
+
+
+_STAMP_PREFIX = "# servelab "
+
+
+def save_results(df: pd.DataFrame, path: str | Path) -> Path:
+    """Save to ``.csv`` (the stamp in a first comment line) or ``.json``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = json.dumps(df.attrs, default=str)
+    if path.suffix == ".json":
+        payload = {"attrs": json.loads(meta), "rows": json.loads(df.to_json(orient="records"))}
+        path.write_text(json.dumps(payload, indent=1))
+    else:
+        with path.open("w") as f:
+            f.write(_STAMP_PREFIX + meta + "\n")
+            df.to_csv(f, index=False)
+    return path
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Load what :func:`save_results` wrote, stamp included."""
+    path = Path(path)
+    if path.suffix == ".json":
+        payload = json.loads(path.read_text())
+        df = pd.DataFrame(payload["rows"])
+        df.attrs = payload.get("attrs", {})
+        return df
+    with path.open() as f:
+        first = f.readline()
+        attrs = json.loads(first[len(_STAMP_PREFIX):]) if first.startswith(_STAMP_PREFIX) else {}
+        if not first.startswith(_STAMP_PREFIX):
+            f.seek(0)
+        df = pd.read_csv(f)
+    df.attrs = attrs
+    return df

@@ -1,0 +1,120 @@
+"""``servelab load URL (--concurrency N | --rate R) ...``: the generator from a terminal.
+
+The main CLI adds this sub-command with :func:`add_parser`; ``python -m servelab.load.cli``
+runs it on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from servelab.cpus import parse_cpu_list
+from servelab.load.result import LoadResult
+from servelab.load.runner import LoadError, run_load
+
+__all__ = ["add_parser", "format_report", "handle", "main"]
+
+_DESCRIPTION = """\
+Send HTTP load to URL and report throughput and latency percentiles.
+Closed loop (--concurrency N): N connections, each waits for its reply before the next request.
+Open loop (--rate R): R requests per second on schedule; latency counts from when each request
+should have left, so server stalls are not hidden (no coordinated omission)."""
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("url", help="where to send load, e.g. http://127.0.0.1:8000/")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("-c", "--concurrency", type=int, metavar="N", help="closed loop with N connections")
+    mode.add_argument("-r", "--rate", type=float, metavar="R", help="open loop at R requests per second")
+    parser.add_argument("--poisson", action="store_true", help="open loop: random (Poisson) arrivals at mean rate R")
+    parser.add_argument("-d", "--duration", type=float, default=5.0, metavar="S",
+                        help="measured seconds (default 5)")
+    parser.add_argument("-n", "--requests", type=int, metavar="N", help="stop after N measured requests")
+    parser.add_argument("--warmup", type=float, default=1.0, metavar="S",
+                        help="seconds of load before measuring (default 1)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="per-request timeout in seconds (default 10)")
+    parser.add_argument("--cpus", metavar="LIST", help="pin the generator to these CPUs, e.g. 1 or 2-3")
+    parser.add_argument("--path", metavar="P", help="request this path instead of the URL's, e.g. /sleep?ms=50")
+    parser.add_argument("--connections", type=int, metavar="N",
+                        help="open loop: most connections to open (default 512)")
+    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.set_defaults(func=handle)
+    return parser
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``load`` to the main CLI's sub-commands; it sets ``func`` to :func:`handle`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "load", help="send HTTP load to a URL and measure it", description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return _configure(parser)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the load the parsed ``args`` describe; print the result; return the exit status."""
+    try:
+        cpus = parse_cpu_list(args.cpus) if args.cpus is not None else None
+        result = run_load(
+            args.url, concurrency=args.concurrency, rate=args.rate, poisson=args.poisson,
+            duration=args.duration, requests=args.requests, warmup=args.warmup,
+            timeout=args.timeout, cpus=cpus, path=args.path, connections=args.connections,
+        )
+    except (ValueError, LoadError) as exc:
+        # The first line says it all; a generator failure's log follows only when there is one.
+        print(f"servelab load: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    except KeyboardInterrupt:
+        print("servelab load: interrupted; the generator was stopped", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_report(result))
+    return 0
+
+
+def _ms(values: dict[str, float] | None, names: tuple[str, ...]) -> str:
+    if not values:
+        return "none (no successful reply)"
+    labels = {"p999": "p99.9"}
+    return "  ".join(f"{labels.get(n, n)} {values[n]:.3f}" for n in names) + "  ms"
+
+
+def format_report(result: LoadResult) -> str:
+    """The result as a few readable lines."""
+    p = result.params
+    what = (f"open loop, {p.get('rate', 0):g} req/s{' (Poisson)' if p.get('poisson') else ''}"
+            if result.mode == "open" else f"closed loop, {p.get('concurrency')} connections")
+    errors = ", ".join(f"{k} {n}" for k, n in result.errors.items() if n) or "none"
+    lines = [
+        f"{what}, {result.duration_s:.2f} s measured on {result.url}",
+        f"  requests     {result.requests:,} (ok {result.ok:,}; errors: {errors})",
+        f"  throughput   {result.throughput_rps:,.1f} req/s",
+        f"  latency      {_ms(result.latency_ms, ('p50', 'p90', 'p99', 'p999', 'max', 'mean'))}",
+    ]
+    if result.mode == "open":
+        lines.append(f"  send lag     {_ms(result.send_lag_ms, ('p50', 'p99', 'max'))}")
+    if result.by_pid:
+        lines.append("  workers      " + ", ".join(f"pid {pid}: {n:,}" for pid, n in sorted(result.by_pid.items())))
+    pinned = ",".join(map(str, result.generator_cpus)) or "?"
+    lines.append(f"  generator    {result.generator_cpu_percent:.0f} % of one CPU (may use CPUs {pinned}), "
+                 f"{result.event_loop}")
+    lines.extend(f"  warning: {w}" for w in result.warnings)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _configure(argparse.ArgumentParser(
+        prog="servelab load", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The public surface: arguments checked in words, results that round-trip, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import servelab.load
+from servelab.load import LoadConfig, LoadResult, run_load
+from servelab.load.cli import main
+from servelab.servers import Server
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(servelab.load.__all__) == {
+        "ERROR_KINDS", "LoadConfig", "LoadError", "LoadResult", "LoadSamples", "run_load",
+    }
+    assert ">>>" in (run_load.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "exactly one of concurrency"),
+        ({"concurrency": 2, "rate": 10}, "exactly one of concurrency"),
+        ({"concurrency": 0}, "concurrency must be between 1"),
+        ({"concurrency": 2.5}, "concurrency must be a whole number"),
+        ({"rate": -1}, "rate must be above 0"),
+        ({"rate": 10, "duration": None}, "duration=S or requests=N"),
+        ({"rate": 10, "timeout": 0}, "timeout must be above 0"),
+        ({"rate": 10, "warmup": -1}, "warmup must be at least 0"),
+        ({"concurrency": 2, "connections": 8}, "connections= applies to the open loop"),
+        ({"concurrency": 2, "poisson": True}, "poisson=True needs rate=R"),
+        ({"rate": 10, "path": "/a b"}, "without spaces"),
+        ({"rate": 10, "cpus": (99999,)}, "CPU 99999 is not available"),
+        ({"rate": 10, "cpus": "1"}, "parse_cpu_list"),
+    ],
+)
+def test_bad_arguments_say_what_to_do(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_load("http://127.0.0.1:9", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:8000", "127.0.0.1:8000", "http://", "http://h:99999"])
+def test_bad_urls_say_what_to_do(url: str) -> None:
+    with pytest.raises(ValueError, match="cannot load"):
+        run_load(url, concurrency=1)
+
+
+def test_config_builds_the_request() -> None:
+    cfg = LoadConfig(url="http://127.0.0.1:8123/x?y=1", rate=5).validate()
+    assert cfg.request_bytes.startswith(b"GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8123\r\n")
+    assert LoadConfig(url="http://[::1]:81", concurrency=1, path="/a").host_header == "[::1]:81"
+    assert LoadConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_result_round_trips_and_summarises(asgi_server: Server, generator_cpus: tuple[int, ...] | None) -> None:
+    result = run_load(asgi_server.url, rate=50, duration=0.5, warmup=0.1, cpus=generator_cpus,
+                      keep_samples=True)
+    data = json.loads(json.dumps(result.to_dict()))
+    for key in ("mode", "requests", "ok", "errors", "duration_s", "throughput_rps", "latency_ms",
+                "send_lag_ms", "by_pid", "generator_cpu_percent", "warnings", "params", "environment"):
+        assert key in data
+    assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p999", "max", "mean"}
+    assert set(data["send_lag_ms"]) == {"p50", "p99", "max"}
+    again = LoadResult.from_dict(data)
+    assert again.to_dict() == data
+    assert again.samples is not None
+    assert len(again.samples.latency_ms) == result.ok
+    line = result.summary()
+    assert line.startswith("open loop 50 req/s:")
+    assert "\n" not in line
+    assert data["params"]["rate"] == 50
+    assert data["environment"]["cpus_visible"] >= 1
+
+
+def test_cli_prints_a_report_or_json(asgi_server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([asgi_server.url, "--concurrency", "2", "--duration", "0.3", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "closed loop, 2 connections" in out
+    assert "latency" in out
+    assert main([asgi_server.url, "-r", "20", "-d", "0.3", "--warmup", "0", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["mode"] == "open"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["http://127.0.0.1:9", "-c", "0"],
+        ["https://127.0.0.1:9", "-c", "1"],
+        ["http://127.0.0.1:9", "-c", "1", "--cpus", "x"],
+    ],
+)
+def test_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("servelab load: error: ")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_cli_needs_a_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["http://127.0.0.1:9"])
+    assert exc.value.code == 2
+    assert "--concurrency" in capsys.readouterr().err
