@@ -77,7 +77,7 @@ def _show_figures_inline() -> None:
     except ImportError:
         return
     ip = get_ipython()
-    if ip is not None:
+    if ip is not None and type(ip).__name__ == "ZMQInteractiveShell":  # a Jupyter kernel
         ip.run_line_magic("matplotlib", "inline")
 
 

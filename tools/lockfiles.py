@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     if command == "compile":
         subprocess.run(
-            ["uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal", "--python-version", "3.10",
+            [sys.executable, "-m", "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal", "--python-version", "3.10",
              "--no-header", "--no-annotate", "-o", str(LOCK)],
             cwd=ROOT, check=True,
         )

@@ -127,7 +127,7 @@ def sweep(
         raise ValueError(f"cannot vary {vary!r}: choose a server field (workers, worker_class, cpus…) or a load field")
     on_server = vary in _SPEC_FIELDS
     rows: list[dict[str, Any]] = []
-    bar = _progress(len(values) * repeats, description or f"{spec.describe()}: {vary}", progress)
+    bar = _progress(len(values) * repeats, description or f"{spec.server} · {spec.app}: {vary}", progress)
     shared: Server | None = None
     try:
         for value in values:

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servelab.experiments import LoadPlan, load_results, plan_cpus, save_results, summarize, sweep
+from servelab.servers import ServerSpec
+
+QUICK = LoadPlan(path="/work?units=1", concurrency=2, duration=0.5, warmup=0.2)
+
+
+def test_a_sweep_measures_each_point_and_records_failures() -> None:
+    plan = plan_cpus(1)
+    spec = ServerSpec(server="gunicorn", app="wsgi", cpus=plan.server)
+    df = sweep(spec, "workers", [1, 0, 2], load=QUICK.with_(cpus=plan.load), repeats=2, progress=False)
+    assert len(df) == 6
+    bad = df[df["workers"] == 0]
+    assert not bad["ok"].any()
+    assert bad["error"].str.contains("at least 1").all()
+    good = df[df["ok"]]
+    assert (good["throughput_rps"] > 0).all()
+    assert (good["p99_ms"] >= good["p50_ms"]).all()
+    assert set(good["workers_serving"]) <= {1, 2}
+    assert df.attrs["stamp"]["cpus_effective"] >= 1
+    table = summarize(df, "workers")
+    assert list(table["workers"]) == [1, 2]
+
+
+def test_a_load_field_sweep_reuses_one_server() -> None:
+    df = sweep(ServerSpec(server="uvicorn", app="asgi"), "rate", [50, 100], load=LoadPlan(duration=0.5, warmup=0.2),
+               progress=False, observe=True)
+    assert list(df["offered_rps"]) == [50, 100]
+    assert df["ok"].all()
+    assert "server_rss_peak_bytes" in df
+
+
+def test_cannot_vary_an_unknown_field() -> None:
+    with pytest.raises(ValueError, match="cannot vary"):
+        sweep(ServerSpec(), "colour", [1], load=QUICK, progress=False)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_results_round_trip_with_their_stamp(tmp_path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"workers": [1, 2], "throughput_rps": [10.0, 20.0], "ok": [True, False], "error": [None, "x"]})
+    df.attrs["stamp"] = {"cpus_effective": 2, "python": "3.11"}
+    back = load_results(save_results(df, tmp_path / f"r{suffix}"))
+    assert back.attrs["stamp"] == df.attrs["stamp"]
+    assert list(back["throughput_rps"]) == [10.0, 20.0]
+
+
+def test_cpu_plan_keeps_the_generator_apart_when_it_can() -> None:
+    import os
+
+    plan = plan_cpus(1)
+    assert len(plan.server) == 1
+    if len(os.sched_getaffinity(0)) > 1:
+        assert not plan.shared
+        assert not set(plan.server) & set(plan.load)
+    else:
+        assert plan.shared and "shares" in plan.note
+    greedy = plan_cpus(1000)
+    assert "asked for 1000" in greedy.note
