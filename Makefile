@@ -7,6 +7,7 @@ PORT ?= 8888
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.servelab-installed
 # No browser to open on a headless machine: JupyterLab then just prints the URL.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 PYTEST_ARGS ?=
 
@@ -23,7 +24,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00-start-here.ipynb --ip=127.0.0.1 --port=$(PORT) $(NO_BROWSER)
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb --ip=127.0.0.1 --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check servelab tests benchmarks

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GENERATOR_CPU, SERVER_CPU, cpus_or_exit, nginx, wrk  # noqa: E402
+from _common import GENERATOR_CPU, SERVER_CPU, cpus_or_exit, nginx, wrk
 
-from servelab.load import run_load  # noqa: E402
-from servelab.servers import launch  # noqa: E402
+from servelab.load import run_load
+from servelab.servers import launch
 
 
 def compare(name: str, url: str, connections: int, duration: float, repeats: int) -> tuple[float, float]:

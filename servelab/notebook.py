@@ -29,11 +29,7 @@ class Lesson:
     def header(self) -> str:
         mode = "quick mode (short runs)" if self.quick else "full mode"
         strict = ", claims strict" if self.strict else ""
-        return (
-            f"Lesson {self.number} · {mode}{strict}\n"
-            f"{self.stamp.short()}\n"
-            f"CPU plan: {self.plan.describe()}"
-        )
+        return f"Lesson {self.number} · {mode}{strict}\n{self.stamp.short()}\nCPU plan: {self.plan.describe()}"
 
 
 _hooked = False

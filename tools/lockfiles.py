@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
@@ -34,9 +38,16 @@ def canonical(name: str) -> str:
 
 def lock_versions(python: str = CONDA_PYTHON) -> dict[str, str]:
     """Package → version pinned in the lock for this Python version."""
-    env = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
-           "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
-           "platform_python_implementation": "CPython", "os_name": "posix"}
+    env = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
     versions: dict[str, str] = {}
     for line in LOCK.read_text().splitlines():
         line = line.strip()
@@ -93,9 +104,25 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     if command == "compile":
         subprocess.run(
-            [sys.executable, "-m", "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal", "--python-version", "3.10",
-             "--no-header", "--no-annotate", "-o", str(LOCK)],
-            cwd=ROOT, check=True,
+            [
+                sys.executable,
+                "-m",
+                "uv",
+                "pip",
+                "compile",
+                "pyproject.toml",
+                "--extra",
+                "dev",
+                "--universal",
+                "--python-version",
+                "3.10",
+                "--no-header",
+                "--no-annotate",
+                "-o",
+                str(LOCK),
+            ],
+            cwd=ROOT,
+            check=True,
         )
         command = "write"
     if command == "write":

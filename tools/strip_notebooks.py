@@ -1,7 +1,7 @@
 """Strip outputs, execution counts and widget state from notebooks before they are committed.
 
-    python tools/strip_notebooks.py [PATH ...]      # default: notebooks/ solutions/ labs/
-    python tools/strip_notebooks.py --check          # exit 1 if any notebook carries outputs
+python tools/strip_notebooks.py [PATH ...]      # default: notebooks/ solutions/ labs/
+python tools/strip_notebooks.py --check          # exit 1 if any notebook carries outputs
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ DEFAULT = [ROOT / "notebooks", ROOT / "solutions", ROOT / "labs"]
 
 
 def carries_outputs(nb: nbformat.NotebookNode) -> bool:
-    return any(
-        cell.get("outputs") or cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code"
-    ) or "widgets" in nb.metadata
+    return (
+        any(cell.get("outputs") or cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code")
+        or "widgets" in nb.metadata
+    )
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

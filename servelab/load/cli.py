@@ -42,12 +42,12 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, metavar="N",
                         help="open loop: most connections to open (default 512)")
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    parser.set_defaults(func=handle)
+    parser.set_defaults(handler=handle)
     return parser
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``load`` to the main CLI's sub-commands; it sets ``func`` to :func:`handle`."""
+    """Add ``load`` to the main CLI's sub-commands; it sets ``handler`` to :func:`handle`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load", help="send HTTP load to a URL and measure it", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,8 +65,9 @@ def handle(args: argparse.Namespace) -> int:
             timeout=args.timeout, cpus=cpus, path=args.path, connections=args.connections,
         )
     except (ValueError, LoadError) as exc:
-        # The first line says it all; a generator failure's log follows only when there is one.
-        print(f"servelab load: error: {exc}", file=sys.stderr)
+        # One line: the message's first line says what to do (a generator's log is for Python).
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"servelab load: error: {first}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
     except KeyboardInterrupt:
         print("servelab load: interrupted; the generator was stopped", file=sys.stderr)
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="servelab load", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     ))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ class LoadResult:
     params: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     samples: LoadSamples | None = None
+    # The generator's perf_counter at the start of the measured window (CLOCK_MONOTONIC on
+    # Linux, one clock for every process): lines samples up with events timed elsewhere.
+    window_start_clock_s: float | None = None
 
     @property
     def p50_ms(self) -> float | None:
@@ -97,6 +100,7 @@ class LoadResult:
             "params": dict(self.params),
             "environment": dict(self.environment),
             "samples": self.samples.to_dict() if self.samples is not None else None,
+            "window_start_clock_s": self.window_start_clock_s,
         }
 
     @classmethod
@@ -122,6 +126,7 @@ class LoadResult:
             params=dict(data.get("params", {})),
             environment=dict(data.get("environment", {})),
             samples=LoadSamples.from_dict(samples) if samples else None,
+            window_start_clock_s=data.get("window_start_clock_s"),
         )
 
     def summary(self) -> str:

@@ -54,6 +54,7 @@ def run(cfg: LoadConfig) -> dict[str, Any]:
     result = summarize(cfg, driver)
     result["event_loop"] = loop_name
     result["environment"] = environment_stamp().as_dict()
+    result["window_start_clock_s"] = driver.window_start
     if cfg.keep_samples:
         rec = driver.rec
         result["samples"] = {

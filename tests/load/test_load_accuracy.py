@@ -5,6 +5,7 @@ Shapes and ratios only: a busy machine slows everything, but not these relations
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -21,7 +22,9 @@ SLEEP_MS = 50
 STALL_S = 0.5
 
 
-def test_sleep_latency_is_the_sleep_plus_the_baseline(asgi_server: Server, generator_cpus: tuple[int, ...] | None) -> None:
+def test_sleep_latency_is_the_sleep_plus_the_baseline(
+    asgi_server: Server, generator_cpus: tuple[int, ...] | None
+) -> None:
     base = run_load(asgi_server.url, concurrency=1, duration=1.0, warmup=0.3, cpus=generator_cpus)
     slow = run_load(asgi_server.url, concurrency=2, duration=3.0, warmup=0.3, cpus=generator_cpus,
                     path=f"/sleep?ms={SLEEP_MS}")
@@ -62,10 +65,8 @@ def _stall(server: Server, after_s: float) -> threading.Thread:
             time.sleep(STALL_S)
         finally:
             for proc in procs:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
 
     thread = threading.Thread(target=stall, daemon=True)
     thread.start()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import psutil
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,10 +22,55 @@ SERVER_PATTERN = re.compile(r"uvicorn|gunicorn|fastapi|flask|nginx|servelab\.(_w
 class Run:
     notebook: nbformat.NotebookNode
     seconds: float
+    peak_pss_bytes: int
 
 
-def server_processes() -> dict[int, str]:
-    """Every live process that looks like something a lesson starts."""
+class PeakMemory:
+    """Samples the summed PSS of every process below this one (the kernel and all it starts)."""
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    full = proc.memory_full_info()
+                    total += getattr(full, "pss", full.uss)
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+MARKER_ENV = "SERVELAB_TEST_RUN"
+
+
+def _environ_has(pid: str, marker: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"{MARKER_ENV}={marker}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def server_processes(marker: str | None = None) -> dict[int, str]:
+    """Live processes that look like something a lesson starts (carrying ``marker``, if given).
+
+    The marker is an environment variable every process a test run starts inherits, so other
+    programs on a shared machine are not mistaken for leftovers.
+    """
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -34,23 +82,30 @@ def server_processes() -> dict[int, str]:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state not in ("Z", "X") and SERVER_PATTERN.search(cmdline) and "pytest" not in cmdline:
+        if state in ("Z", "X") or not SERVER_PATTERN.search(cmdline) or "pytest" in cmdline:
+            continue
+        if marker is None or _environ_has(entry, marker):
             found[int(entry)] = cmdline
     return found
 
 
-def execute(path: Path, *, quick: bool = True, cell_timeout: int = 180, env: dict[str, str] | None = None) -> Run:
+def execute(
+    path: Path, *, quick: bool = True, cell_timeout: int = 180, env: dict[str, str] | None = None, marker: str = ""
+) -> Run:
     nb = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
     os.environ.update({"SERVELAB_QUICK": "1" if quick else "0", "SERVELAB_STRICT": "1", "MPLBACKEND": "Agg"})
+    if marker:
+        os.environ[MARKER_ENV] = marker
     os.environ.update(env or {})
     try:
         client = NotebookClient(
             nb, timeout=cell_timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
         )
         started = time.monotonic()
-        client.execute()
-        return Run(nb, time.monotonic() - started)
+        with PeakMemory() as memory:
+            client.execute()
+        return Run(nb, time.monotonic() - started, memory.peak)
     finally:
         os.environ.clear()
         os.environ.update(saved)

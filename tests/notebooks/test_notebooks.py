@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from tests.notebooks.runner import ROOT, errors, execute, server_processes
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 QUICK_BUDGET_S = float(os.environ.get("SERVELAB_NOTEBOOK_BUDGET_S", "90"))
 TIMES = ROOT / "artifacts" / "notebook-times.json"
+MEMORY = ROOT / "artifacts" / "notebook-memory.json"
+# Binder gives a session 2 GB and restarts the kernel above it; the course stays under 1.5 GB.
+MEMORY_BUDGET_BYTES = int(1.5 * 2**30)
 SKELETON = ("what you will learn", "time", "what you need", "summary", "exercises")
 
 
@@ -53,23 +57,29 @@ def test_follows_the_skeleton(path: Path) -> None:
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
-    before = server_processes()
-    run = execute(path, quick=True)
+    marker = secrets.token_hex(8)
+    run = execute(path, quick=True, marker=marker)
     assert errors(run.notebook) == []
-    _record_time(path.stem, run.seconds)
-    assert run.seconds <= QUICK_BUDGET_S, f"{path.stem} took {run.seconds:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s)"
+    _record(TIMES, path.stem, round(run.seconds, 1))
+    _record(MEMORY, path.stem, round(run.peak_pss_bytes / 2**20))
+    assert run.peak_pss_bytes <= MEMORY_BUDGET_BYTES, (
+        f"{path.stem} peaked at {run.peak_pss_bytes / 2**20:.0f} MiB PSS (budget {MEMORY_BUDGET_BYTES / 2**20:.0f} MiB)"
+    )
+    assert run.seconds <= QUICK_BUDGET_S, (
+        f"{path.stem} took {run.seconds:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s)"
+    )
     deadline = time.monotonic() + 5
     left: dict[int, str] = {}
     while time.monotonic() < deadline:
-        left = {pid: cmd for pid, cmd in server_processes().items() if pid not in before}
+        left = server_processes(marker)
         if not left:
             break
         time.sleep(0.1)
     assert left == {}, f"the notebook left processes behind: {left}"
 
 
-def _record_time(name: str, seconds: float) -> None:
-    TIMES.parent.mkdir(exist_ok=True)
-    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    times[name] = round(seconds, 1)
-    TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+def _record(path: Path, name: str, value: float) -> None:
+    path.parent.mkdir(exist_ok=True)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    values[name] = value
+    path.write_text(json.dumps(values, indent=1, sort_keys=True))
