@@ -37,5 +37,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Workshop slides from the lessons' slide-tagged cells (section headings), one HTML file each.
+slides: $(STAMP)
+	$(BIN)/jupyter nbconvert --log-level=WARN --to slides --output-dir artifacts/slides notebooks/[0-9][0-9]-*.ipynb
+	@echo "slides in artifacts/slides/ (open one in a browser; add ?print-pdf to print)"
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

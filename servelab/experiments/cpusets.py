@@ -6,6 +6,7 @@ is the generator. On a small machine that is not always possible, and the plan s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from servelab.cpus import cpu_info
@@ -39,6 +40,8 @@ def plan_cpus(server_cpus: int | None = None) -> CpuPlan:
     if wanted < 1:
         raise ValueError(f"server_cpus must be at least 1, got {wanted}")
     notes = []
+    if not hasattr(os, "sched_setaffinity"):
+        notes.append("this system cannot pin processes to CPUs (macOS): server and generator run unpinned")
     if info.quota is not None and info.quota < len(usable):
         notes.append(
             f"a CPU quota of {info.quota:g} limits all processes together: pinning cannot keep the "
