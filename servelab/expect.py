@@ -114,8 +114,13 @@ def expect_at_least(
 ) -> Claim:
     """The claim ``measured ≥ minimum``."""
     return expect(
-        statement, measured >= minimum, expected=f"≥ {_fmt(minimum, unit)}", measured=_fmt(measured, unit),
-        needs_cpus=needs_cpus, why=why, display=display,
+        statement,
+        measured >= minimum,
+        expected=f"≥ {_fmt(minimum, unit)}",
+        measured=_fmt(measured, unit),
+        needs_cpus=needs_cpus,
+        why=why,
+        display=display,
     )
 
 
@@ -131,8 +136,13 @@ def expect_at_most(
 ) -> Claim:
     """The claim ``measured ≤ maximum``."""
     return expect(
-        statement, measured <= maximum, expected=f"≤ {_fmt(maximum, unit)}", measured=_fmt(measured, unit),
-        needs_cpus=needs_cpus, why=why, display=display,
+        statement,
+        measured <= maximum,
+        expected=f"≤ {_fmt(maximum, unit)}",
+        measured=_fmt(measured, unit),
+        needs_cpus=needs_cpus,
+        why=why,
+        display=display,
     )
 
 

@@ -46,7 +46,9 @@ def link(server: Server | int, path: str = "/") -> Link:
         return Link(base + path, "local")
     note = ""
     if importlib.util.find_spec("jupyter_server_proxy") is None:
-        note = "jupyter-server-proxy is not installed here, so this link will not open: pip install jupyter-server-proxy"
+        note = (
+            "jupyter-server-proxy is not installed here, so this link will not open: pip install jupyter-server-proxy"
+        )
     elif path.startswith("/docs"):
         note = "FastAPI's /docs loads /openapi.json from the site root; behind the proxy start the app with root_path"
     return Link(f"{prefix.rstrip('/')}/proxy/{port}{path}", where, note)

@@ -6,8 +6,13 @@ from servelab.links import link
 
 
 def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "JUPYTERHUB_SERVICE_PREFIX",
-                "JUPYTERHUB_USER"):
+    for key in (
+        "BINDER_SERVICE_HOST",
+        "BINDER_LAUNCH_HOST",
+        "BINDER_REPO_URL",
+        "JUPYTERHUB_SERVICE_PREFIX",
+        "JUPYTERHUB_USER",
+    ):
         monkeypatch.delenv(key, raising=False)
 
 

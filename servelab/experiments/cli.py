@@ -57,7 +57,9 @@ def _run(args: argparse.Namespace) -> int:
 
         fig: Any = plot_throughput(df, x="workers")
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")
-        latency_path = args.plot.replace(".png", "-latency.png") if args.plot.endswith(".png") else args.plot + "-latency"
+        latency_path = (
+            args.plot.replace(".png", "-latency.png") if args.plot.endswith(".png") else args.plot + "-latency"
+        )
         plot_latency(df, x="workers").savefig(latency_path, dpi=120, bbox_inches="tight")  # type: ignore[union-attr]
         print(f"plots: {args.plot}, {latency_path}")
     return 0 if len(failed) < len(df) else 1

@@ -26,7 +26,7 @@ from servelab.experiments.sweep import LoadPlan
 from servelab.load import LoadResult, LoadSamples, run_load
 from servelab.servers import Server, ServerSpec, launch
 
-__all__ = ["FailureReport", "HangReport", "hang_past_timeout", "kill_under_load"]
+__all__ = ["BootFailure", "FailureReport", "HangReport", "boot_failure", "hang_past_timeout", "kill_under_load"]
 
 _POLL_S = 0.01
 # How long to wait for the generator to connect before giving up on killing in its window.
@@ -110,13 +110,14 @@ def kill_under_load(
     ``load`` must give ``rate`` (open loop: requests keep coming whatever happens, so the
     outage is counted in full). The kill lands ``kill_at_s`` seconds after the start of the
     measured window; afterwards the caller's side watches for a replacement process and probes
-    the server until a reply comes from it. Every process is stopped before this returns.
+    the server until a reply comes from it, for up to ``recovery_timeout_s`` (default: the
+    rest of the run, at least 20 s). Every process is stopped before this returns.
     """
     if load.rate is None:
         raise ValueError("kill_under_load needs an open-loop LoadPlan: give rate=R, not concurrency")
     if not 0 < kill_at_s < load.duration:
         raise ValueError(f"kill_at_s must fall inside the run (0 < kill_at_s < {load.duration:g}), got {kill_at_s:g}")
-    recovery_timeout = recovery_timeout_s if recovery_timeout_s is not None else load.duration - kill_at_s
+    recovery_timeout = recovery_timeout_s if recovery_timeout_s is not None else max(load.duration - kill_at_s, 20.0)
     with launch(spec) as server:
         loader = _LoadThread(server, load)
         loader.start()
@@ -134,8 +135,14 @@ def kill_under_load(
     start = result.window_start_clock_s
     kill_at = killed_at - start if start is not None else kill_at_s
     return FailureReport(
-        spec=spec, result=result, killed_pid=killed, kill_at_s=kill_at, replacement_pids=new_pids,
-        new_worker_after_s=new_after, answered_after_s=answered_after, server_alive_after=alive,
+        spec=spec,
+        result=result,
+        killed_pid=killed,
+        kill_at_s=kill_at,
+        replacement_pids=new_pids,
+        new_worker_after_s=new_after,
+        answered_after_s=answered_after,
+        server_alive_after=alive,
     )
 
 
@@ -151,8 +158,14 @@ class _LoadThread:
     def _run(self, server: Server, load: LoadPlan) -> None:
         try:
             self.result = run_load(
-                server.url, rate=load.rate, path=load.path, duration=load.duration, warmup=load.warmup,
-                timeout=load.timeout, cpus=load.cpus, keep_samples=True,
+                server.url,
+                rate=load.rate,
+                path=load.path,
+                duration=load.duration,
+                warmup=load.warmup,
+                timeout=load.timeout,
+                cpus=load.cpus,
+                keep_samples=True,
             )
         except BaseException as exc:  # handed to the caller's thread in join()
             self.error = exc
@@ -263,8 +276,10 @@ def hang_past_timeout(spec: ServerSpec, hang_ms: int) -> HangReport:
     the master aborts it and starts another.
     """
     if spec.server != "gunicorn" or spec.timeout is None or spec.workers != 1:
-        raise ValueError("give a one-worker gunicorn spec with timeout=, e.g. ServerSpec(server='gunicorn', "
-                         "app='flask', workers=1, timeout=2)")
+        raise ValueError(
+            "give a one-worker gunicorn spec with timeout=, e.g. ServerSpec(server='gunicorn', "
+            "app='flask', workers=1, timeout=2)"
+        )
     with launch(spec) as server:
         old = tuple(server.worker_pids())
         began = time.perf_counter()
@@ -278,5 +293,41 @@ def hang_past_timeout(spec: ServerSpec, hang_ms: int) -> HangReport:
         log = server.log()
     # From the master's first WORKER TIMEOUT line on: the abort and the replacement's boot.
     at = log.find("WORKER TIMEOUT")
-    lines = tuple(line.strip() for line in log[log.rfind("\n", 0, at) + 1:].splitlines() if line.strip()) if at >= 0 else ()
+    tail = log[log.rfind("\n", 0, at) + 1 :] if at >= 0 else ""
+    lines = tuple(line.strip() for line in tail.splitlines() if line.strip())
     return HangReport(hang_ms, float(spec.timeout), outcome, waited, old, new, lines[:6])
+
+
+@dataclass(frozen=True)
+class BootFailure:
+    """What gunicorn did when its workers could not load the app."""
+
+    returncode: int | None  # the master's exit code (gunicorn: 3 for "worker failed to boot")
+    seconds: float  # from start until the master exited
+    log_tail: tuple[str, ...]  # the master's last lines
+
+    @property
+    def halted(self) -> bool:
+        return self.returncode is not None
+
+
+def boot_failure(app: str = "servelab_no_such_module:app", *, workers: int = 2, wait_s: float = 20.0) -> BootFailure:
+    """Start gunicorn on an app that cannot be imported and wait for the master to give up.
+
+    Gunicorn restarts workers that *die*, but a worker that fails to *boot* (exit code 3)
+    halts the whole server instead of being restarted forever.
+    """
+    from servelab.processes import spawn
+    from servelab.servers.commands import command_for
+    from servelab.servers.launcher import find_free_port
+
+    spec = ServerSpec(server="gunicorn", app=app, interface="wsgi", workers=workers).validate()
+    began = time.perf_counter()
+    with spawn(command_for(spec, find_free_port()), name="gunicorn") as proc:
+        deadline = began + wait_s
+        while proc.returncode is None and time.perf_counter() < deadline:
+            time.sleep(_POLL_S)
+        code = proc.returncode
+        seconds = time.perf_counter() - began
+        lines = [line.strip() for line in proc.log().splitlines() if "[" in line and "]" in line]
+    return BootFailure(code, seconds, tuple(lines[-4:]))

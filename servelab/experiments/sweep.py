@@ -227,7 +227,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
         return df
     with path.open() as f:
         first = f.readline()
-        attrs = json.loads(first[len(_STAMP_PREFIX):]) if first.startswith(_STAMP_PREFIX) else {}
+        attrs = json.loads(first[len(_STAMP_PREFIX) :]) if first.startswith(_STAMP_PREFIX) else {}
         if not first.startswith(_STAMP_PREFIX):
             f.seek(0)
         df = pd.read_csv(f)

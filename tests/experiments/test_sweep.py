@@ -28,8 +28,14 @@ def test_a_sweep_measures_each_point_and_records_failures() -> None:
 
 
 def test_a_load_field_sweep_reuses_one_server() -> None:
-    df = sweep(ServerSpec(server="uvicorn", app="asgi"), "rate", [50, 100], load=LoadPlan(duration=0.5, warmup=0.2),
-               progress=False, observe=True)
+    df = sweep(
+        ServerSpec(server="uvicorn", app="asgi"),
+        "rate",
+        [50, 100],
+        load=LoadPlan(duration=0.5, warmup=0.2),
+        progress=False,
+        observe=True,
+    )
     assert list(df["offered_rps"]) == [50, 100]
     assert df["ok"].all()
     assert "server_rss_peak_bytes" in df

@@ -1,0 +1,137 @@
+"""What a running server is made of: its processes, what each one does, where it listens.
+
+::
+
+    with launch(server="fastapi-dev", app="fastapi") as server:
+        for proc in server_anatomy(server):
+            print(proc.describe())
+        print(listening_addresses(server))      # [ListeningSocket(ip='127.0.0.1', ...)]
+
+A server bound to ``127.0.0.1`` (loopback) accepts connections from this machine only; one
+bound to ``0.0.0.0`` accepts them on every network interface: from the Wi-Fi, the LAN, or,
+in a container, from the container's network (which is why containers need it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+import psutil
+
+from servelab.servers import Server
+
+__all__ = [
+    "ListeningSocket",
+    "ServerProcess",
+    "exposure",
+    "fastapi_cli_default_hosts",
+    "interface_addresses",
+    "listening_addresses",
+    "server_anatomy",
+]
+
+_HELPER_MARKERS = ("resource_tracker", "semaphore_tracker")
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    """One process of a server and the part it plays."""
+
+    pid: int
+    role: str
+    serves_requests: bool
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid:>7} · {self.role:<44} · {self.command[:70]}"
+
+
+def _role_of_top(server: Server) -> tuple[str, bool]:
+    spec = server.spec
+    if not spec.has_master:
+        return "server (serves requests)", True
+    if spec.server == "fastapi-dev":
+        return "reloader (watches files, restarts the server)", False
+    if spec.server == "gunicorn":
+        return "master (starts, watches and replaces workers)", False
+    return "supervisor (starts, watches and replaces workers)", False
+
+
+def server_anatomy(server: Server) -> list[ServerProcess]:
+    """Every live process of ``server``, the process servelab started first."""
+    top = server.pid
+    found: list[ServerProcess] = []
+    for proc in sorted(server.processes(), key=lambda p: (p.pid != top, p.pid)):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(proc.cmdline())
+            if proc.pid == top:
+                role, serves = _role_of_top(server)
+            elif any(marker in command for marker in _HELPER_MARKERS):
+                role, serves = "multiprocessing helper (no requests)", False
+            elif server.spec.server == "fastapi-dev":
+                role, serves = "server (serves requests; restarted on change)", True
+            else:
+                role, serves = "worker (serves requests)", True
+            found.append(ServerProcess(proc.pid, role, serves, command))
+    return found
+
+
+@dataclass(frozen=True)
+class ListeningSocket:
+    """A socket a server's process listens on."""
+
+    pid: int
+    ip: str
+    port: int
+
+    @property
+    def exposure(self) -> str:
+        return exposure(self.ip)
+
+
+def listening_addresses(server: Server) -> list[ListeningSocket]:
+    """The TCP sockets ``server``'s processes listen on (one line per process and address)."""
+    found = set()
+    for proc in server.processes():
+        with contextlib.suppress(psutil.Error):
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                    found.add(ListeningSocket(proc.pid, conn.laddr.ip, conn.laddr.port))
+    return sorted(found, key=lambda s: (s.port, s.ip, s.pid))
+
+
+def exposure(ip: str) -> str:
+    """Who can connect to a socket bound to ``ip``, in words."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"{ip}: not an IP address"
+    if address.is_unspecified:
+        return "every network interface: anyone who can reach this machine (Wi-Fi, LAN, container network)"
+    if address.is_loopback:
+        return "loopback only: programs on this machine"
+    return f"the interface with address {ip}: the network it is on"
+
+
+def interface_addresses() -> dict[str, list[str]]:
+    """This machine's network interfaces and their IP addresses (what ``0.0.0.0`` listens on)."""
+    out: dict[str, list[str]] = {}
+    for name, addrs in psutil.net_if_addrs().items():
+        ips = [a.address.split("%")[0] for a in addrs if a.family in (socket.AF_INET, socket.AF_INET6)]
+        if ips:
+            out[name] = ips
+    return out
+
+
+def fastapi_cli_default_hosts() -> dict[str, str]:
+    """The ``--host`` default of ``fastapi dev`` and ``fastapi run``, read from the installed fastapi-cli."""
+    from fastapi_cli import cli
+
+    return {
+        command: str(inspect.signature(getattr(cli, command)).parameters["host"].default)
+        for command in ("dev", "run")
+    }

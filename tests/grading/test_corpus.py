@@ -1,0 +1,130 @@
+"""A batch of 20 submissions, good and bad, graded in one run: every row as expected."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servelab.grading.feedback import hidden_test_lines
+from servelab.grading.labs import source_path, student_path
+from servelab.grading.runner import GradeOptions, grade_folder
+from tests.grading.conftest import needs_root
+from tests.grading.corpus import CASES, LAB, write_corpus
+
+pytestmark = [needs_root, pytest.mark.slow]
+BATCH_BUDGET_S = 240
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def _nobody_processes() -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == 65534:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{entry}: {cmdline[:80]}")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    work = Path(tmp_path_factory.mktemp("servelab-grading-test"))
+    subs = work / "submissions"
+    cases = write_corpus(subs)
+    (subs / "untouched").mkdir()
+    shutil.copy(student_path(LAB), subs / "untouched" / f"{LAB}.ipynb")
+    shutil.copy(source_path(LAB), subs / "the-solution.ipynb")  # a bare .ipynb is a student too
+    assert len(list(subs.iterdir())) == 20
+    before = _checksums(subs)
+    out = work / "grades.csv"
+    started = time.monotonic()
+    options = GradeOptions(cell_timeout=10, notebook_timeout=90, jobs=3, feedback_dir=work / "feedback")
+    rows = grade_folder(subs, LAB, out, options)
+    seconds = time.monotonic() - started
+    print(f"\n20 submissions graded in {seconds:.0f} s")
+    (Path("artifacts")).mkdir(exist_ok=True)
+    Path("artifacts/grading-batch-seconds.txt").write_text(f"{seconds:.1f}\n")
+    yield {"rows": rows, "cases": cases, "out": out, "work": work, "subs": subs, "before": before, "seconds": seconds}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_submission_gets_its_row(batch: dict[str, Any], case: Any) -> None:
+    row = batch["rows"][case.name]
+    assert row["status"] == case.status, row
+    assert case.reason in row["reason"], row["reason"]
+    score, maximum = float(row["score"]), float(row["max_score"])
+    if case.score == "full":
+        assert score == maximum, row
+    elif case.score == "zero":
+        assert score == 0, row
+
+
+def test_the_solution_scores_full_and_the_student_version_zero(batch: dict[str, Any]) -> None:
+    assert float(batch["rows"]["the-solution"]["score"]) == float(batch["rows"]["the-solution"]["max_score"]) == 10
+    assert float(batch["rows"]["untouched"]["score"]) == 0
+    assert batch["rows"]["untouched"]["status"] == "graded"
+
+
+def test_the_batch_is_bounded_in_time(batch: dict[str, Any]) -> None:
+    assert batch["seconds"] <= BATCH_BUDGET_S
+
+
+def test_the_originals_are_never_modified(batch: dict[str, Any]) -> None:
+    assert _checksums(batch["subs"]) == batch["before"]
+
+
+def test_the_gradebook_has_one_row_per_student_and_no_forgery(batch: dict[str, Any]) -> None:
+    with batch["out"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["student"] for r in rows) == sorted(batch["rows"])
+    assert "mallory" not in batch["out"].read_text()
+    assert {"test_wsgi_app", "test_asgi_app", "test_methods", "test_bridge"} <= set(rows[0])
+    assert not list(batch["out"].parent.glob(".grades.csv.*.tmp")), "a temporary file was left behind"
+
+
+def test_feedback_holds_no_hidden_test(batch: dict[str, Any]) -> None:
+    import nbformat
+
+    secrets = hidden_test_lines(nbformat.read(source_path(LAB), as_version=4))
+    assert secrets
+    pages = list((batch["work"] / "feedback").rglob("*.html"))
+    assert len(pages) >= 15
+    for page in pages:
+        text = page.read_text()
+        import html
+
+        plain = html.unescape(text)
+        leaked = [s for s in secrets if s in plain or html.escape(s) in text]
+        assert not leaked, f"{page}: {leaked[:2]}"
+        assert "BEGIN HIDDEN TESTS" not in plain
+
+
+def test_nothing_is_left_running(batch: dict[str, Any]) -> None:
+    deadline = time.monotonic() + 5
+    while _nobody_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _nobody_processes() == []
+    assert not list(Path("/sys/fs/cgroup/pids").glob("servelab-grade-*"))
+
+
+def test_a_rerun_skips_students_already_graded(batch: dict[str, Any]) -> None:
+    started = time.monotonic()
+    rows = grade_folder(batch["subs"], LAB, batch["out"], GradeOptions(jobs=3))
+    assert time.monotonic() - started < 60
+    assert {k: v["status"] for k, v in rows.items()} == {k: str(v["status"]) for k, v in batch["rows"].items()}
