@@ -175,7 +175,7 @@ def _show(claim: Claim) -> None:
         from IPython.display import display
 
         if get_ipython() is not None:
-            display(claim)
+            display(claim)  # type: ignore[no-untyped-call]
             return
     except ImportError:
         pass

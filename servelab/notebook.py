@@ -96,5 +96,5 @@ def try_it(function: Callable[..., Any], description: str = "Run", **controls: A
     from IPython.display import display
 
     interactive = widgets.interactive(function, {"manual": True, "manual_name": description}, **controls)
-    display(interactive)
+    display(interactive)  # type: ignore[no-untyped-call]
     return interactive

@@ -20,7 +20,7 @@ import pytest
 
 from servelab.processes import spawn
 from servelab.servers import find_free_port
-from tests.notebooks.runner import MARKER_ENV, server_processes
+from tests.notebooks.runner import MARKER_ENV, leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -128,13 +128,7 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path: Path) -> None:
     finally:
         lab.stop()
         (ARTIFACTS / "run-seconds.txt").write_text(f"{time.monotonic() - started:.1f}\n")
-    deadline = time.monotonic() + 10
-    left: dict[int, str] = {}
-    while time.monotonic() < deadline:
-        left = server_processes(marker)
-        if not left:
-            break
-        time.sleep(0.1)
+    left = leftovers(marker, wait_s=10)
     assert left == {}, f"processes left after JupyterLab stopped: {left}"
 
 

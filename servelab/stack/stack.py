@@ -2,7 +2,7 @@
 
 >>> with launch_stack(upstreams=2, workers=2, worker_class="uvicorn") as stack:   # doctest: +SKIP
 ...     stack.get("/").worker_pid in stack.worker_pids()
-...     stack.crash_upstream(0)            # SIGKILL master 0 and its workers, as a crash would
+...     killed_at, gone_at = stack.crash_upstream(0)   # SIGKILL master 0 and its workers, as a crash would
 True
 
 Each upstream is an ordinary :class:`~servelab.servers.Server` (gunicorn by default); nginx

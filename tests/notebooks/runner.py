@@ -89,6 +89,16 @@ def server_processes(marker: str | None = None) -> dict[int, str]:
     return found
 
 
+def leftovers(marker: str, wait_s: float = 5.0) -> dict[int, str]:
+    """Processes carrying ``marker`` still alive after up to ``wait_s`` (the watchdog needs a moment)."""
+    deadline = time.monotonic() + wait_s
+    left = server_processes(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = server_processes(marker)
+    return left
+
+
 def execute(
     path: Path, *, quick: bool = True, cell_timeout: int = 180, env: dict[str, str] | None = None, marker: str = ""
 ) -> Run:

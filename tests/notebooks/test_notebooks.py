@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.notebooks.runner import ROOT, errors, execute, server_processes
+from tests.notebooks.runner import ROOT, errors, execute, leftovers
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 QUICK_BUDGET_S = float(os.environ.get("SERVELAB_NOTEBOOK_BUDGET_S", "90"))
@@ -68,13 +67,7 @@ def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
     assert run.seconds <= QUICK_BUDGET_S, (
         f"{path.stem} took {run.seconds:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s)"
     )
-    deadline = time.monotonic() + 5
-    left: dict[int, str] = {}
-    while time.monotonic() < deadline:
-        left = server_processes(marker)
-        if not left:
-            break
-        time.sleep(0.1)
+    left = leftovers(marker)
     assert left == {}, f"the notebook left processes behind: {left}"
 
 

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from servelab.processes import group_members
-from servelab.servers import ServerStartError, launch
+from servelab.servers import ServerStartError
 from servelab.stack import (
     NginxNotFoundError,
     NginxSpec,
@@ -97,8 +97,8 @@ def test_a_taken_port_fails_fast_with_nginx_output() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        with launch(server="uvicorn", app="asgi") as server, pytest.raises(ServerStartError) as info:
-            launch_nginx(NginxSpec(upstreams=(server.url,), port=port), ready_timeout=10)
+        with pytest.raises(ServerStartError) as info:
+            launch_nginx(NginxSpec(upstreams=("127.0.0.1:9",), port=port), ready_timeout=10)
     assert "Address already in use" in str(info.value)
 
 
