@@ -100,11 +100,22 @@ def leftovers(marker: str, wait_s: float = 5.0) -> dict[int, str]:
 
 
 def execute(
-    path: Path, *, quick: bool = True, cell_timeout: int = 180, env: dict[str, str] | None = None, marker: str = ""
+    path: Path,
+    *,
+    quick: bool = True,
+    strict: bool = True,
+    cell_timeout: int = 180,
+    env: dict[str, str] | None = None,
+    marker: str = "",
+    cpus: set[int] | None = None,
 ) -> Run:
+    """Run ``path`` in a fresh kernel; ``cpus`` pins the kernel (and so all it starts), as on Binder."""
     nb = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
-    os.environ.update({"SERVELAB_QUICK": "1" if quick else "0", "SERVELAB_STRICT": "1", "MPLBACKEND": "Agg"})
+    os.environ.update(
+        {"SERVELAB_QUICK": "1" if quick else "0", "SERVELAB_STRICT": "1" if strict else "0", "MPLBACKEND": "Agg"}
+    )
+    affinity = os.sched_getaffinity(0)
     if marker:
         os.environ[MARKER_ENV] = marker
     os.environ.update(env or {})
@@ -112,11 +123,14 @@ def execute(
         client = NotebookClient(
             nb, timeout=cell_timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
         )
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)  # the kernel inherits it when nbclient starts it
         started = time.monotonic()
         with PeakMemory() as memory:
             client.execute()
         return Run(nb, time.monotonic() - started, memory.peak)
     finally:
+        os.sched_setaffinity(0, affinity)
         os.environ.clear()
         os.environ.update(saved)
 
