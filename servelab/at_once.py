@@ -1,4 +1,4 @@
-"""How many requests a server served *at once*, read from a burst (:func:`servelab.burst.burst`).
+"""How many requests a server served *at once*, read from a burst (:func:`servelab.load.burst.burst`).
 
 Send 200 requests that each wait 1 s, all at the same moment: a server that serves them at
 once finishes in about 1 s, one that serves them one by one needs 200 s. A burst is given at
@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
 
-from servelab.burst import Burst
+from servelab.load.burst import Burst
 from servelab.plots import StampLike, stamp_figure
 
 __all__ = ["AtOnce", "plot_at_once"]

@@ -388,7 +388,8 @@ def plot_timeline(
 
     ``samples`` is a load result's ``samples``, ``(completion_times_s, latencies_ms)``, or a
     DataFrame with ``latency_ms`` and one of the columns ``completed_s``, ``time_s``, ``t_s``,
-    ``end_s``, ``elapsed_s`` (and optionally ``ok``). ``span=(start_s, end_s)`` shades a period, labelled ``span_label``.
+    ``end_s``, ``elapsed_s`` (and optionally ``ok``). ``span=(start_s, end_s)`` shades a
+    period, labelled ``span_label``.
 
     >>> fig = plot_timeline(([0.1, 0.2, 0.3, 1.3], [5, 6, 5, 1000]), span=(0.3, 1.3), stamp="x")
     """

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from servelab.at_once import AtOnce, plot_at_once
-from servelab.burst import burst
+from servelab.load.burst import burst
 from servelab.servers import launch
 
 
