@@ -38,6 +38,10 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # Workshop slides from the lessons' slide-tagged cells (section headings), one HTML file each.
+# The student versions of the labs, regenerated from solutions/ by nbgrader (never edit labs/ by hand).
+labs: $(STAMP)
+	$(BIN)/servelab labs build
+
 slides: $(STAMP)
 	$(BIN)/jupyter nbconvert --log-level=WARN --to slides --output-dir artifacts/slides notebooks/[0-9][0-9]-*.ipynb
 	@echo "slides in artifacts/slides/ (open one in a browser; add ?print-pdf to print)"

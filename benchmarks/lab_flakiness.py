@@ -40,7 +40,9 @@ def flakiness(lab: str, runs: int, jobs: int) -> dict[str, object]:
             for key, value in row.items():
                 if key.startswith("test_") and float(value or 0) == 0:
                     failed_tests[key] += 1
-        return {"lab": lab, "passes": passes, "runs": runs, "seconds": round(seconds), "failed_tests": dict(failed_tests)}
+        return {
+            "lab": lab, "passes": passes, "runs": runs, "seconds": round(seconds), "failed_tests": dict(failed_tests)
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

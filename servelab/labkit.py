@@ -93,7 +93,9 @@ def burst(url: str, *, n: int = 100, request_s: float, deadline_s: float = 5.0) 
     return Burst(n=n, completed=len(done), elapsed_s=elapsed, request_s=request_s)
 
 
-def responsiveness(server: Server, slow_path: str, probe_path: str = "/health", probes: int = 10) -> tuple[float, float]:
+def responsiveness(
+    server: Server, slow_path: str, probe_path: str = "/health", probes: int = 10
+) -> tuple[float, float]:
     """While one ``slow_path`` request runs, probe ``probe_path``; returns (slowest probe s, slow request s)."""
     result: dict[str, float] = {}
 

@@ -112,8 +112,11 @@ def main(argv: list[str]) -> None:
         _private_view(tuple(cfg["hide"]), needed, os.path.join(home, ".stage"))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (cfg['file_size_bytes'], cfg['file_size_bytes']))
-    # Binds only a non-root user; for root the pids cgroup is the bound.
-    resource.setrlimit(resource.RLIMIT_NPROC, (cfg['nproc'], cfg['nproc']))
+    if not any("pids" in path for path in cfg["cgroups"]):
+        # Without a pids cgroup, the per-user process limit is the bound on a fork bomb. With
+        # one it must not be set: it counts every process of the user, so one student's bomb
+        # would stop the others' kernels (graded at the same time, as the same user) forking.
+        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
     if "-f" in cmd:
         i = cmd.index("-f") + 1
         own = os.path.join(home, "kernel-connection.json")

@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-calls=False
+# (nbformat, nbconvert and nbgrader are only partly typed.)
 """A throw-away nbgrader course directory: one lab's source, its gradebook, its submissions.
 
 nbgrader wants a course laid out on disk (``source/``, ``release/``, ``submitted/``,
@@ -202,7 +204,8 @@ class Course:
 def generate_student_version(source: Path) -> nbformat.NotebookNode:
     """The student version of a lab's source notebook, as nbgrader generates it."""
     with Course.create(source) as course:
-        return nbformat.read(course.release_notebook, as_version=4)
+        nb: nbformat.NotebookNode = nbformat.read(course.release_notebook, as_version=4)
+        return nb
 
 
 __all__ += ["generate_student_version"]

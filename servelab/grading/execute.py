@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-calls=False
+# (nbformat, nbconvert and nbgrader are only partly typed.)
 """nbgrader's Execute step, hardened for submissions that misbehave.
 
 :class:`GuardedExecute` adds to nbgrader's executor:
@@ -37,7 +39,7 @@ __all__ = ["NOTES_ENV", "GuardedExecute", "SandboxKernelManager"]
 NOTES_ENV = "SERVELAB_GRADING_NOTES"
 
 
-class SandboxKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class SandboxKernelManager(AsyncKernelManager):
     """Starts kernels inside the sandbox described by ``$SERVELAB_SANDBOX`` (if set)."""
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:

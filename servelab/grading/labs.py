@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-calls=False
+# (nbformat, nbconvert and nbgrader are only partly typed.)
 """The graded labs: sources with solutions in ``solutions/``, student versions in ``labs/``.
 
 ``labs/<lab>/<lab>.ipynb`` is generated from ``solutions/<lab>/<lab>.ipynb`` by nbgrader's

@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-calls=False
+# (nbformat, nbconvert and nbgrader are only partly typed.)
 """Grade a folder of submissions for one lab: ``grade_folder(...)``, used by ``servelab grade``.
 
 For each student, in order:
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +95,9 @@ def _hidden_paths(source: Path, submissions: Path, out: Path, options: GradeOpti
     return sorted({str(p) for p in wanted if p.exists() and _safe_to_hide(p, keep)})
 
 
-def _row(sub: Submission, lab: str, status: str, reason: str, max_score: float, tests: dict[str, float]) -> dict[str, Any]:
+def _row(
+    sub: Submission, lab: str, status: str, reason: str, max_score: float, tests: dict[str, float]
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "student": sub.student,
         "lab": lab,
@@ -177,6 +182,9 @@ class _Batch:
             try:
                 os.setsid()
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                # A caller's "warnings are errors" (pytest) must not fail nbgrader's own warnings.
+                warnings.resetwarnings()
+                warnings.simplefilter("ignore")
                 os.environ.update(env)
                 result = self.course.autograde(sid)
                 (self.course.root / "notes" / f"{sid}.result.json").write_text(
@@ -200,6 +208,11 @@ class _Batch:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(run.pid, 0)
         killed = run.sandbox.members()
+        if run.sandbox.pids_limit_hits():
+            run.notes.append(
+                f"the submission hit the sandbox's limit of {self.options.pids_max} processes "
+                f"({run.sandbox.pids_limit_hits()} forks refused): a fork bomb is contained, not graded"
+            )
         run.sandbox.close()
         seconds = round(time.monotonic() - run.started, 1)
         return self._graded_row(run, timed_out, len(killed), seconds)
@@ -216,7 +229,8 @@ class _Batch:
         scores = self.course.scores(sid) if result.get("success") else None
         extra = list(run.notes)
         for t in notes.get("timeouts", []):
-            extra.append(f"cell {t['cell']} hit the per-cell timeout ({self.options.cell_timeout} s) and was interrupted")
+            limit = self.options.cell_timeout
+            extra.append(f"cell {t['cell']} hit the per-cell timeout ({limit} s) and was interrupted")
         if notes.get("truncated"):
             extra.append(f"output cut after {self.options.max_output_bytes:,} bytes in cell(s) {notes['truncated']}")
         if killed:

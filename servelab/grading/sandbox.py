@@ -222,6 +222,14 @@ class Sandbox:
         pids.discard(os.getpid())
         return sorted(pids)
 
+    def pids_limit_hits(self) -> int:
+        """How many times a fork in the sandbox failed on the pids cgroup's limit."""
+        for path in self.cgroups:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                events = (path / "pids.events").read_text().split()
+                return int(events[events.index("max") + 1])
+        return 0
+
     def kill_all(self, deadline_s: float = 10.0) -> int:
         """Kill every process the submission started; returns how many there were."""
         freezer = next((p for p in self.cgroups if "freezer" in p.parts), None)

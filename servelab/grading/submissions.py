@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-calls=False
+# (nbformat, nbconvert and nbgrader are only partly typed.)
 """Finding each student's notebook in a folder of submissions, and checking it before it runs.
 
 A submission is either a sub-folder (``alice/lab1-wsgi-asgi.ipynb``, or any single ``.ipynb``
@@ -135,6 +137,17 @@ def precheck(path: Path | None, source: nbformat.NotebookNode, lab: str, other_l
         expected = source_cells.get(gid)
         if expected is not None and _visible(text) != expected:
             check.notes.append(f"test cell {gid} was edited: restored from the source")
+    # nbgrader's own de-duplication leaves an empty nbgrader entry on the earlier copies, which
+    # makes its next step fail (KeyError 'grade_id'): take the copies out of grading here.
+    count: dict[str, int] = {}
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid is None:
+            continue
+        count[gid] = count.get(gid, 0) + 1
+        if count[gid] < seen.get(gid, 0):
+            for key in ("nbgrader", "editable", "deletable"):
+                cell.metadata.pop(key, None)
     for gid in source_cells:
         if gid not in seen:
             check.notes.append(f"test cell {gid} was deleted: restored from the source")

@@ -176,7 +176,9 @@ CASES = [
     Case("os-exit", _nb(lambda: _with_answer(extra_before=EXIT)), "kernel-died", "kernel died"),
     Case("kernel-killed", _nb(lambda: _with_answer(extra_after=KILL_KERNEL)), "kernel-died", "kernel died"),
     Case("output-flood", _nb(lambda: _with_answer(extra_after=FLOOD)), "graded", "output cut", "full"),
-    Case("fork-bomb", _nb(lambda: _with_answer(extra_after=FORK_BOMB)), "graded", "left running", "full"),
+    # The bomb uses up its own sandbox's processes: its tests cannot start servers (zero), and
+    # the other students graded at the same time are not affected.
+    Case("fork-bomb", _nb(lambda: _with_answer(extra_after=FORK_BOMB)), "graded", "limit of 512 processes"),
     Case("left-running", _nb(lambda: _with_answer(extra_after=LEFT_RUNNING)), "graded", "left running", "full"),
     Case("peek-hidden", _nb(lambda: _with_answer(extra_after=PEEK)), "graded", "every test passed", "full"),
     Case("write-gradebook", _nb(lambda: _with_answer(extra_after=WRITE_GRADEBOOK)), "graded", "every test", "full"),

@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ BATCH_BUDGET_S = 240
 
 
 def _checksums(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def _nobody_processes() -> list[str]:
@@ -43,7 +43,7 @@ def _nobody_processes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = Path(tmp_path_factory.mktemp("servelab-grading-test"))
     subs = work / "submissions"
     cases = write_corpus(subs)
@@ -60,7 +60,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     print(f"\n20 submissions graded in {seconds:.0f} s")
     (Path("artifacts")).mkdir(exist_ok=True)
     Path("artifacts/grading-batch-seconds.txt").write_text(f"{seconds:.1f}\n")
-    yield {"rows": rows, "cases": cases, "out": out, "work": work, "subs": subs, "before": before, "seconds": seconds}
+    return {"rows": rows, "cases": cases, "out": out, "work": work, "subs": subs, "before": before, "seconds": seconds}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

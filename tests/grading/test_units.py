@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def test_submissions_are_found_per_student(tmp_path: Path) -> None:
 
 @needs_root
 def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
-    box = Sandbox.create("t", parent=tmp_path, hide=[str(tmp_path / "secret")])
+    parent = Path(tempfile.mkdtemp(prefix="servelab-sandbox-test-"))
+    parent.chmod(0o711)  # as the runner does: pytest's own tmp folder is closed to others
+    box = Sandbox.create("t", parent=parent, hide=[str(tmp_path)])
     try:
         assert box.cgroups, "root has cgroups here"
         code = (
@@ -99,5 +102,6 @@ def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
         assert all(os.stat(f"/proc/{pid}").st_uid == 65534 for pid in box.members())
     finally:
         killed = box.close()
+        parent.rmdir()
     proc.wait(5)
     assert killed >= 2 and box.members() == []
