@@ -8,7 +8,6 @@ import pytest
 from matplotlib.figure import Figure
 
 from servelab.event_loop import (
-    burst,
     compare_loops,
     loop_speedup,
     plot_loops,
@@ -22,18 +21,6 @@ def test_auto_choice_follows_what_is_installed() -> None:
     choice = uvicorn_auto_choice()
     assert choice["loop"] == ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
     assert choice["http"] == ("httptools" if importlib.util.find_spec("httptools") else "h11")
-
-
-def test_burst_overlaps_awaits_and_serialises_blocking_sleeps() -> None:
-    with launch(server="uvicorn", app="fastapi") as server:
-        awaited = burst(server, "/sleep?ms=200", requests=5)
-        blocked = burst(server, "/blocking?ms=200", requests=5)
-    assert awaited.ok == blocked.ok == 5
-    assert awaited.latency_ms.size == 5
-    assert blocked.total_s >= 5 * 0.2 * 0.95  # one after another, whatever the machine
-    assert awaited.total_s < blocked.total_s / 2
-    assert blocked.rounds(0.2) >= 4.5
-    assert "5 × GET /blocking?ms=200" in blocked.summary()
 
 
 def test_probe_waits_for_cpu_work_on_the_loop() -> None:
