@@ -32,11 +32,15 @@ def test_cpu_time_per_request_stays_the_same_under_contention() -> None:
         cpu_alone, wall_alone, iters_alone = _measure(server)
         with spawn([sys.executable, "-c", HOG], name="cpu-hog", cpus=[cpu]):
             cpu_shared, wall_shared, iters_shared = _measure(server)
-    # The same computation: identical iteration counts, similar CPU time...
-    assert iters_alone == iters_shared and len(iters_alone) == 1
-    assert 0.7 < cpu_shared / cpu_alone < 1.4, (cpu_alone, cpu_shared)
-    # ...but it takes longer in wall-clock time, because the CPU is shared.
-    assert wall_shared / wall_alone > 1.3, (wall_alone, wall_shared)
+    # The same computation: identical iteration counts, so the same work whatever the contention.
+    assert iters_alone == iters_shared
+    assert len(iters_alone) == 1
+    # Its CPU time stays of the same order (switching every few ms costs some cache refills)...
+    cpu_ratio, wall_ratio = cpu_shared / cpu_alone, wall_shared / wall_alone
+    assert 0.7 < cpu_ratio < 2.0, (cpu_alone, cpu_shared)
+    # ...while wall-clock time grows more: a loop that ran "until N ms passed" would do less work.
+    assert wall_ratio > 1.3, (wall_alone, wall_shared)
+    assert wall_ratio > cpu_ratio * 1.1, (cpu_ratio, wall_ratio)
 
 
 def test_calibration_counts_iterations_not_time() -> None:
