@@ -8,7 +8,10 @@ import time
 from servelab.processes import group_members, live_processes, spawn, stop_all
 
 SLEEPER = "import time\ntime.sleep(60)\n"
-STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
+STUBBORN = (
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ignoring TERM', flush=True)\n"
+    "time.sleep(60)\n"
+)
 FORKER = (
     "import os, time, subprocess, sys\n"
     "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']) for _ in range(3)]\n"
@@ -37,7 +40,7 @@ def test_stop_takes_the_whole_group() -> None:
 
 def test_stop_escalates_to_kill_when_term_is_ignored() -> None:
     proc = spawn([sys.executable, "-u", "-c", STUBBORN + ""], name="stubborn")
-    time.sleep(0.3)  # let it install the handler; the escalation is what we test
+    _wait_for_log(proc, "ignoring TERM")
     started = time.monotonic()
     code = proc.stop(grace_s=0.5)
     assert code == -signal.SIGKILL

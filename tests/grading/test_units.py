@@ -79,6 +79,13 @@ def test_submissions_are_found_per_student(tmp_path: Path) -> None:
     assert student_id("Ana María/../x") != "Ana María/../x" and "/" not in student_id("a/b")
 
 
+def _all_nobody(pids: list[int]) -> bool:
+    try:
+        return all(os.stat(f"/proc/{pid}").st_uid == 65534 for pid in pids)
+    except FileNotFoundError:
+        return False
+
+
 @needs_root
 def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
     parent = Path(tempfile.mkdtemp(prefix="servelab-sandbox-test-"))
@@ -95,13 +102,14 @@ def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             kernel_command([sys.executable, "-c", code]), env=env
         )
+        # The wrapper joins the cgroup as root and only then drops to nobody: wait for both.
         deadline = time.monotonic() + 20
-        while len(box.members()) < 2 and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (len(box.members()) >= 2 and _all_nobody(box.members())):
             time.sleep(0.05)
         assert len(box.members()) >= 2
-        assert all(os.stat(f"/proc/{pid}").st_uid == 65534 for pid in box.members())
+        assert _all_nobody(box.members())
     finally:
         killed = box.close()
         parent.rmdir()
-    proc.wait(5)
+        proc.wait(5)
     assert killed >= 2 and box.members() == []
