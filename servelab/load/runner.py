@@ -19,7 +19,7 @@ from servelab.servers.errors import ServelabError
 __all__ = ["LoadError", "run_load"]
 
 # Starting Python and importing numpy and uvloop, on a busy machine.
-_STARTUP_S = 30.0
+_STARTUP_S = 60.0
 _POLL_S = 0.02
 
 

@@ -78,7 +78,7 @@ def _record(path: Path, name: str, value: float) -> None:
     path.write_text(json.dumps(values, indent=1, sort_keys=True))
 
 
-# One lesson in make test (time); tools run every lesson on one CPU on demand (see docs/lessons.md).
+# One lesson in make test (time); `python tools/run_lessons.py --one-cpu` runs them all.
 ONE_CPU = [p for p in NOTEBOOKS if p.stem == "00-start-here"]
 
 
