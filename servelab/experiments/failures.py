@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from servelab.experiments.sweep import LoadPlan
-from servelab.load import LoadResult, LoadSamples, run_load
+from servelab.load import LoadResult, LoadSamples
 from servelab.servers import Server, ServerSpec, launch
 
 __all__ = ["BootFailure", "FailureReport", "HangReport", "boot_failure", "hang_past_timeout", "kill_under_load"]
@@ -157,16 +157,7 @@ class _LoadThread:
 
     def _run(self, server: Server, load: LoadPlan) -> None:
         try:
-            self.result = run_load(
-                server.url,
-                rate=load.rate,
-                path=load.path,
-                duration=load.duration,
-                warmup=load.warmup,
-                timeout=load.timeout,
-                cpus=load.cpus,
-                keep_samples=True,
-            )
+            self.result = load.run(server.url, keep_samples=True)
         except BaseException as exc:  # handed to the caller's thread in join()
             self.error = exc
 

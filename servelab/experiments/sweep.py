@@ -42,6 +42,20 @@ class LoadPlan:
     def with_(self, **changes: Any) -> LoadPlan:
         return replace(self, **changes)
 
+    def run(self, url: str, *, keep_samples: bool = False) -> LoadResult:
+        """Drive this load at ``url`` (one :func:`servelab.load.run_load` call)."""
+        return run_load(
+            url,
+            path=self.path,
+            concurrency=self.concurrency,
+            rate=self.rate,
+            duration=self.duration,
+            warmup=self.warmup,
+            timeout=self.timeout,
+            cpus=self.cpus,
+            keep_samples=keep_samples,
+        )
+
 
 def measure(server: Server, load: LoadPlan, *, observe: bool = False, keep_samples: bool = False) -> dict[str, Any]:
     """Drive ``load`` at a running server; one flat row of results (and the raw result)."""
@@ -49,17 +63,7 @@ def measure(server: Server, load: LoadPlan, *, observe: bool = False, keep_sampl
     if observer is not None:
         observer.start()
     try:
-        result = run_load(
-            server.url,
-            path=load.path,
-            concurrency=load.concurrency,
-            rate=load.rate,
-            duration=load.duration,
-            warmup=load.warmup,
-            timeout=load.timeout,
-            cpus=load.cpus,
-            keep_samples=keep_samples,
-        )
+        result = load.run(server.url, keep_samples=keep_samples)
     finally:
         if observer is not None:
             observer.stop()
