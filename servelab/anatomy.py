@@ -104,6 +104,27 @@ def listening_addresses(server: Server) -> list[ListeningSocket]:
     return sorted(found, key=lambda s: (s.port, s.ip, s.pid))
 
 
+def listen_briefly(host: str) -> list[ListeningSocket]:
+    """What the kernel reports for a bare socket listening on ``host``: no app behind it.
+
+    The socket listens on a free port, psutil reads it back, and it is closed at once without
+    accepting a connection: the way to show what ``--host 0.0.0.0`` does without serving an app
+    to everyone on the learner's network.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        sock.listen(0)
+        port = sock.getsockname()[1]
+        me = psutil.Process()
+        found = {
+            ListeningSocket(me.pid, c.laddr.ip, c.laddr.port)
+            for c in me.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+        }
+    return sorted(found, key=lambda s: s.ip)
+
+
 def exposure(ip: str) -> str:
     """Who can connect to a socket bound to ``ip``, in words."""
     try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import psutil
+
 from servelab.anatomy import (
     exposure,
     fastapi_cli_default_hosts,
     interface_addresses,
+    listen_briefly,
     listening_addresses,
     server_anatomy,
 )
@@ -40,3 +43,11 @@ def test_exposure_in_words() -> None:
 def test_machine_facts() -> None:
     assert fastapi_cli_default_hosts() == {"dev": "127.0.0.1", "run": "0.0.0.0"}
     assert any("127.0.0.1" in ips for ips in interface_addresses().values())
+
+
+def test_listen_briefly_reports_the_address_and_closes() -> None:
+    [loop] = listen_briefly("127.0.0.1")
+    [anywhere] = listen_briefly("0.0.0.0")
+    assert (loop.ip, anywhere.ip) == ("127.0.0.1", "0.0.0.0")
+    mine = psutil.Process().net_connections(kind="tcp")
+    assert not [c for c in mine if c.laddr and c.laddr.port in (loop.port, anywhere.port)]
