@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import runpy
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -221,24 +222,30 @@ def throughput_ratio(
     cpus: tuple[int, ...] | None = None,
     units: int = 5,
     concurrency: int = 8,
-    duration: float = 1.5,
+    duration: float = 0.8,
+    rounds: int = 3,
 ) -> float:
     """Throughput with ``workers[1]`` gunicorn sync workers over that with ``workers[0]``.
 
     CPU-bound work (``/work?units=N``), the server pinned to ``cpus`` (default: every CPU this
-    process may use); the load generator shares them, as it must on a small machine.
+    process may use); the load generator shares them, as it must on a small machine. Both
+    servers stay up and are measured in turns, ``rounds`` runs of ``duration`` seconds each, so
+    that a slow spell of a shared machine falls on both alike; the ratio is of the medians.
     """
     from servelab.cpus import cpu_info
     from servelab.load import run_load
 
     pinned = cpus if cpus is not None else cpu_info().affinity
-    rates = []
-    for n in workers:
-        with launch(server="gunicorn", app="flask", workers=n, cpus=pinned) as server:
-            result = run_load(server.url, path=f"/work?units={units}", concurrency=concurrency,
-                              duration=duration, warmup=0.5)
-        rates.append(result.throughput_rps)
-    return rates[1] / rates[0] if rates[0] else float("inf")
+    rates: tuple[list[float], list[float]] = ([], [])
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(launch(server="gunicorn", app="flask", workers=n, cpus=pinned)) for n in workers]
+        for _ in range(rounds):
+            for server, measured in zip(servers, rates, strict=True):
+                result = run_load(server.url, path=f"/work?units={units}", concurrency=concurrency,
+                                  duration=duration, warmup=0.3)
+                measured.append(result.throughput_rps)
+    base, other = statistics.median(rates[0]), statistics.median(rates[1])
+    return other / base if base else float("inf")
 
 
 __all__ += ["throughput_ratio"]

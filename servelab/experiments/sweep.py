@@ -112,6 +112,7 @@ def sweep(
     *,
     load: LoadPlan,
     repeats: int = 1,
+    interleave: bool = False,
     observe: bool = False,
     progress: bool = True,
     description: str | None = None,
@@ -121,54 +122,69 @@ def sweep(
 
     One server is launched per value (``vary`` is a server field) or one for the whole sweep
     (a load field, e.g. ``rate`` for a latency-vs-load curve); each point is measured
-    ``repeats`` times. A point whose server fails to start or whose load run fails becomes a
-    row with ``ok=False`` and the reason in ``error``; the sweep goes on. The frame carries
-    the environment stamp in ``df.attrs["stamp"]``.
+    ``repeats`` times. With ``interleave=True`` the repeats go round the points (1, 2, 4, 1, 2,
+    4, …) instead of one point after another, with every point's server kept running: a slow
+    spell of a shared machine then falls on every point alike instead of on one. Use it for
+    small sweeps (every server is up at once). A point whose server fails to start or whose
+    load run fails becomes a row with ``ok=False`` and the reason in ``error``; the sweep goes
+    on. The frame carries the environment stamp in ``df.attrs["stamp"]``.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     if vary not in _SPEC_FIELDS and vary not in {f.name for f in fields(LoadPlan)}:
         raise ValueError(f"cannot vary {vary!r}: choose a server field (workers, worker_class, cpus…) or a load field")
     on_server = vary in _SPEC_FIELDS
-    rows: list[dict[str, Any]] = []
-    bar = _progress(len(values) * repeats, description or f"{spec.server} · {spec.app}: {vary}", progress)
-    shared: Server | None = None
-    try:
-        for value in values:
-            point_spec = spec.with_(**{vary: value}) if on_server else spec
-            point_load = load if on_server else load.with_(**{vary: value})
-            base = {vary: value, **_describe(point_spec, point_load)}
+    points = [
+        (spec.with_(**{vary: value}), load) if on_server else (spec, load.with_(**{vary: value})) for value in values
+    ]
+    order = (
+        [(i, r) for r in range(repeats) for i in range(len(points))]
+        if interleave
+        else [(i, r) for i in range(len(points)) for r in range(repeats)]
+    )
+    live: dict[int, Server] = {}  # point index (or -1 for the shared server) -> its server
+    failed: dict[int, str] = {}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    bar = _progress(len(order), description or f"{spec.server} · {spec.app}: {vary}", progress)
+
+    def server_for(i: int) -> Server | None:
+        key = i if on_server else -1
+        if i in failed:
+            return None
+        if key not in live:
             try:
-                if on_server:
-                    server = launch(point_spec, ready_timeout=ready_timeout)
-                else:
-                    shared = shared or launch(point_spec, ready_timeout=ready_timeout)
-                    server = shared
+                live[key] = launch(points[i][0], ready_timeout=ready_timeout)
             except (ServelabError, ValueError) as exc:
-                for r in range(repeats):
-                    rows.append({**base, "repeat": r, "ok": False, "error": _one_line(exc)})
-                    bar.update(1)
-                continue
-            try:
+                failed[i] = _one_line(exc)
+                return None
+        return live[key]
+
+    try:
+        for i, r in order:
+            point_spec, point_load = points[i]
+            base = {vary: values[i], **_describe(point_spec, point_load), "repeat": r}
+            server = server_for(i)
+            if server is None:
+                rows.append((i, {**base, "ok": False, "error": failed[i]}))
+            else:
                 base["ready_s"] = server.ready_after_s
-                for r in range(repeats):
-                    try:
-                        row = measure(server, point_load, observe=observe)
-                        row.pop("_result", None)
-                    except (LoadError, ServelabError, ValueError) as exc:
-                        row = {"ok": False, "error": _one_line(exc)}
-                    if not server.running():
-                        row.update(ok=False, error=row.get("error") or "the server exited during the run")
-                    rows.append({**base, "repeat": r, **row})
-                    bar.update(1)
-            finally:
-                if on_server:
-                    server.stop()
+                try:
+                    row = measure(server, point_load, observe=observe)
+                    row.pop("_result", None)
+                except (LoadError, ServelabError, ValueError) as exc:
+                    row = {"ok": False, "error": _one_line(exc)}
+                if not server.running():
+                    row.update(ok=False, error=row.get("error") or "the server exited during the run")
+                rows.append((i, {**base, **row}))
+            bar.update(1)
+            if on_server and not interleave and r == repeats - 1 and i in live:
+                live.pop(i).stop()  # one point at a time: only its server is up
     finally:
-        if shared is not None:
-            shared.stop()
+        for server in live.values():
+            server.stop()
         bar.close()
-    df = pd.DataFrame(rows)
+    rows.sort(key=lambda item: item[0])  # stable: by point, repeats in the order measured
+    df = pd.DataFrame([row for _, row in rows])
     df.attrs["stamp"] = environment_stamp().as_dict()
     df.attrs["spec"] = asdict(spec)
     df.attrs["load"] = asdict(load)

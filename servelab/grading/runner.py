@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -272,8 +273,7 @@ class _Batch:
             result = json.loads((self.course.root / "notes" / f"{sid}.result.json").read_text())
         except (OSError, ValueError):
             return "the grading process ended without a result"
-        lines = [ln for ln in str(result.get("log", "")).splitlines() if "ERROR" in ln or "Error" in ln]
-        return (lines[-1] if lines else "no details")[:200]
+        return _log_reason(str(result.get("log", "")))
 
     def _feedback_path(self, sub: Submission) -> Path:
         assert self.options.feedback_dir is not None
@@ -289,6 +289,14 @@ class _Batch:
         import shutil
 
         shutil.rmtree(self.sandbox_parent, ignore_errors=True)
+
+
+def _log_reason(log: str) -> str:
+    """The most telling line of nbgrader's log: the exception that stopped it, else its last error."""
+    lines = [ln.strip() for ln in log.splitlines()]
+    raised = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception|Exit)\b.*:", ln)]
+    errors = [ln for ln in lines if "ERROR" in ln and "see the" not in ln]
+    return (raised[-1] if raised else errors[-1] if errors else "no details")[:200]
 
 
 def grade_folder(
@@ -320,9 +328,10 @@ def grade_folder(
             if s not in pending:
                 say(f"{s.student}: already graded (use --force to grade again)")
         running: list[_Running] = []
+        jobs = max(1, options.jobs)
         try:
             while pending or running:
-                while pending and len(running) < max(1, options.jobs):
+                while pending and len(running) < jobs:
                     sub = pending.pop(0)
                     try:
                         started = batch.start(sub)
@@ -336,6 +345,11 @@ def grade_folder(
                         say(f"{sub.student}: {started['status']} · {started['reason']}")
                     else:
                         running.append(started)
+                        if jobs > 1 and not started.sandbox.bounds_processes:
+                            # The per-user process limit is shared: one student's fork bomb would
+                            # leave the others' kernels unable to fork.
+                            jobs = 1
+                            say("no pids cgroup (the grader is not root): grading one submission at a time")
                 for run in list(running):
                     pid, _ = os.waitpid(run.pid, os.WNOHANG)
                     late = time.monotonic() > run.deadline

@@ -196,8 +196,13 @@ class Sandbox:
             for key, value in settings.items():
                 _write(path / key, value)
             self.cgroups.append(path)
-        if not any(p.parts[-2:-1] == ("pids",) or "pids" in p.parts for p in self.cgroups):
+        if not self.bounds_processes:
             self.notes.append("no pids cgroup: a fork bomb is bounded by the time limit only")
+
+    @property
+    def bounds_processes(self) -> bool:
+        """Whether a pids cgroup bounds this sandbox's processes (else only RLIMIT_NPROC, per user)."""
+        return any("pids" in p.parts for p in self.cgroups)
 
     @property
     def config(self) -> SandboxConfig:

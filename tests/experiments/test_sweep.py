@@ -27,6 +27,17 @@ def test_a_sweep_measures_each_point_and_records_failures() -> None:
     assert list(table["workers"]) == [1, 2]
 
 
+def test_interleaved_repeats_go_round_the_points_on_servers_kept_up() -> None:
+    spec = ServerSpec(server="gunicorn", app="wsgi")
+    df = sweep(spec, "workers", [1, 0, 2], load=QUICK, repeats=2, interleave=True, progress=False)
+    assert list(df["workers"]) == [1, 1, 0, 0, 2, 2] and list(df["repeat"]) == [0, 1] * 3
+    assert not df[df["workers"] == 0]["ok"].any()
+    for workers in (1, 2):
+        point = df[df["workers"] == workers]
+        assert point["ok"].all()
+        assert point["ready_s"].nunique() == 1, "one server per point, kept up across the rounds"
+
+
 def test_a_load_field_sweep_reuses_one_server() -> None:
     df = sweep(
         ServerSpec(server="uvicorn", app="asgi"),

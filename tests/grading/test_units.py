@@ -113,3 +113,17 @@ def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
         parent.rmdir()
         proc.wait(5)
     assert killed >= 2 and box.members() == []
+
+
+def test_a_failed_grading_names_the_exception_not_nbgraders_pointer_to_it() -> None:
+    from servelab.grading.runner import _log_reason
+
+    log = (
+        "Traceback (most recent call last):\n"
+        "    PermissionError: [Errno 13] Permission denied: '/opt/python/bin/python'\n"
+        "[ERROR] There was an error processing assignment 'lab1' for student 'ada'\n"
+        "[ERROR] Please see the the above traceback for details on the specific errors on the above failures.\n"
+    )
+    assert _log_reason(log).startswith("PermissionError: [Errno 13]")
+    assert _log_reason("[ERROR] Timeout waiting for output\n") == "[ERROR] Timeout waiting for output"
+    assert _log_reason("") == "no details"

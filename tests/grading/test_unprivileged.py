@@ -1,0 +1,97 @@
+"""The grader without root (a laptop, a CI runner): no sandbox user and no cgroups, still bounded.
+
+Root is needed only to *become* an unprivileged user for the test: ``servelab grade`` itself then
+runs as ``nobody`` from start to end, as it would for an instructor without sudo.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.grading.corpus import CASES, LAB, write_corpus
+
+NOBODY = 65534
+SETPRIV = shutil.which("setpriv")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to become nobody"),
+    pytest.mark.slow,
+]
+PICKED = ("good", "left-running", "fork-bomb")
+
+
+def _as_nobody(argv: list[str]) -> list[str]:
+    """``argv`` run as nobody, with this interpreter reachable by nobody.
+
+    A normal user's Python is theirs to run; this test's may sit in a directory only root can
+    enter (pyenv under /root). A private mount namespace then lays a world-readable tmpfs over
+    that directory and binds the interpreter's prefix back into it, for this command only.
+    """
+    become = [SETPRIV or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+    prefix = Path(sys.base_prefix).resolve()
+    closed = next((p for p in reversed(prefix.parents) if not p.stat().st_mode & 0o001), None)
+    if closed is None:
+        return become
+    script = (
+        'set -e; stage=$(mktemp -d); mount --bind "$1" "$stage"; '
+        'mount -t tmpfs -o mode=755 servelab-test "$2"; mkdir -p "$1"; mount --bind "$stage" "$1"; '
+        'shift 2; exec "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(prefix), str(closed),
+            *become]
+
+
+def _owned_by(uid: int) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    status = Path(f"/proc/{entry}/stat").read_text().split(") ")[-1][:1]
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+                    found.append(f"{entry} [{status}] {cmdline}")
+            except OSError:
+                continue
+    return found
+
+
+def test_grading_as_an_unprivileged_user_still_scores_and_cleans_up() -> None:
+    assert not _owned_by(NOBODY), "another test left processes running as nobody"
+    work = Path(tempfile.mkdtemp(prefix="servelab-unprivileged-"))
+    try:
+        subs = work / "submissions"
+        cases = write_corpus(subs, [c for c in CASES if c.name in PICKED])
+        work.chmod(0o755)
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, NOBODY, NOBODY)
+        out = work / "grades.csv"
+        env = {"PATH": os.environ["PATH"], "HOME": str(work), "LANG": "C.UTF-8", "SERVELAB_QUICK": "1"}
+        done = subprocess.run(
+            _as_nobody([sys.executable, "-m", "servelab", "grade", str(subs), "--lab", LAB, "--out", str(out),
+                        "--cell-timeout", "10", "--notebook-timeout", "90", "--jobs", "3"]),
+            env=env, cwd=work, capture_output=True, text=True, timeout=240, check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        with out.open() as f:
+            rows = {row["student"]: row for row in csv.DictReader(f)}
+        assert set(rows) == set(PICKED)
+        for name in PICKED:
+            row, case = rows[name], cases[name]
+            assert row["status"] == case.status, row
+            assert "not root" in row["reason"], row["reason"]
+        assert float(rows["good"]["score"]) == float(rows["good"]["max_score"]), (rows["good"], done.stdout)
+        assert "left running" in rows["left-running"]["reason"], rows["left-running"]
+        deadline = time.monotonic() + 5  # a process killed a moment ago may still be exiting
+        while _owned_by(NOBODY) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _owned_by(NOBODY), "the grader left processes running"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
