@@ -49,7 +49,8 @@ def main() -> int:
         errs, left, claims = errors(run.notebook), leftovers(marker), claims_not_held(run.notebook)
         failed += bool(errs or left)
         print(
-            f"{path.stem}: {run.seconds:.1f} s, peak {run.peak_pss_bytes / 2**20:,.0f} MiB PSS, "
+            f"{path.stem}: {run.seconds:.1f} s (CPU {run.slowdown:.2f}× slower than usual meanwhile), "
+            f"peak {run.peak_pss_bytes / 2**20:,.0f} MiB PSS, "
             f"errors {errs or 'none'}, left running {len(left)}, claims not held: {claims or 'none'}",
             flush=True,
         )

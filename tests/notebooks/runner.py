@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import re
 import threading
 import time
@@ -23,16 +24,51 @@ class Run:
     notebook: nbformat.NotebookNode
     seconds: float
     peak_pss_bytes: int
+    slowdown: float = 1.0  # how much slower than usual this machine's CPU ran meanwhile
+
+
+def cpu_probe_s() -> float:
+    """CPU time (not wall time) a fixed piece of pure-Python work takes: about 2 ms here.
+
+    Waiting for a CPU does not count, so a busy notebook does not move it; a slower CPU does.
+    On a shared VM the host's other tenants can make the same work take twice the CPU time
+    for minutes on end (seen here): then every lesson takes longer, whatever it does.
+    """
+    started = time.thread_time()
+    total = 0
+    for i in range(20_000):
+        total += i * i
+    return time.thread_time() - started
+
+
+_PROBES: list[float] = []  # every probe this test session, for the machine's usual speed
+
+
+def usual_probe_s() -> float:
+    """The machine's usual speed this session: the 10th percentile of every probe so far."""
+    if len(_PROBES) < 20:
+        _PROBES.extend(cpu_probe_s() for _ in range(20))
+    ordered = sorted(_PROBES)
+    return ordered[len(ordered) // 10]
 
 
 class PeakMemory:
-    """Samples the summed PSS of every process below this one (the kernel and all it starts)."""
+    """Samples the summed PSS of every process below this one (the kernel and all it starts),
+    and how fast the CPU is meanwhile (:func:`cpu_probe_s`)."""
 
     def __init__(self, interval_s: float = 1.0) -> None:
         self.interval_s = interval_s
         self.peak = 0
+        self.probes: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def slowdown(self) -> float:
+        """How much slower than usual the CPU ran during the samples (1.0: as usual, never less)."""
+        if not self.probes:
+            return 1.0
+        return max(1.0, statistics.median(self.probes) / usual_probe_s())
 
     def _run(self) -> None:
         # Reading smaps costs CPU: keep this thread off the CPUs lessons give their servers
@@ -47,6 +83,7 @@ class PeakMemory:
                     full = proc.memory_full_info()
                     total += getattr(full, "pss", full.uss)
             self.peak = max(self.peak, total)
+            self.probes.append(cpu_probe_s())
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakMemory:
@@ -56,6 +93,7 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        _PROBES.extend(self.probes)
 
 
 MARKER_ENV = "SERVELAB_TEST_RUN"
@@ -129,10 +167,11 @@ def execute(
         )
         if cpus is not None:
             os.sched_setaffinity(0, cpus)  # the kernel inherits it when nbclient starts it
+        usual_probe_s()  # a baseline before the first run
         started = time.monotonic()
         with PeakMemory() as memory:
             client.execute()
-        return Run(nb, time.monotonic() - started, memory.peak)
+        return Run(nb, time.monotonic() - started, memory.peak, memory.slowdown)
     finally:
         os.sched_setaffinity(0, affinity)
         os.environ.clear()

@@ -16,6 +16,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 QUICK_BUDGET_S = float(os.environ.get("SERVELAB_NOTEBOOK_BUDGET_S", "90"))
 TIMES = ROOT / "artifacts" / "notebook-times.json"
 MEMORY = ROOT / "artifacts" / "notebook-memory.json"
+SLOWDOWN = ROOT / "artifacts" / "notebook-cpu-slowdown.json"
 # Binder gives a session 2 GB and restarts the kernel above it; the course stays under 1.5 GB.
 MEMORY_BUDGET_BYTES = int(1.5 * 2**30)
 SKELETON = ("what you will learn", "time", "what you need", "summary", "exercises")
@@ -64,8 +65,14 @@ def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
     assert run.peak_pss_bytes <= MEMORY_BUDGET_BYTES, (
         f"{path.stem} peaked at {run.peak_pss_bytes / 2**20:.0f} MiB PSS (budget {MEMORY_BUDGET_BYTES / 2**20:.0f} MiB)"
     )
-    assert run.seconds <= QUICK_BUDGET_S, (
-        f"{path.stem} took {run.seconds:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s)"
+    _record(SLOWDOWN, path.stem, round(run.slowdown, 2))
+    # The budget is for this machine at its usual speed: on a shared VM the same work sometimes
+    # takes twice the CPU time for minutes, so the budget stretches by the slowdown measured
+    # during this very run (CPU time of a fixed probe, against its usual value this session).
+    budget = QUICK_BUDGET_S * run.slowdown
+    assert run.seconds <= budget, (
+        f"{path.stem} took {run.seconds:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s, "
+        f"× {run.slowdown:.2f} for a CPU slower than usual meanwhile)"
     )
     left = leftovers(marker)
     assert left == {}, f"the notebook left processes behind: {left}"
