@@ -93,14 +93,20 @@ class ListeningSocket:
         return exposure(self.ip)
 
 
+def _listening(proc: psutil.Process) -> set[ListeningSocket]:
+    """The TCP sockets ``proc`` listens on (none if it is gone or not ours to read)."""
+    with contextlib.suppress(psutil.Error):
+        return {
+            ListeningSocket(proc.pid, conn.laddr.ip, conn.laddr.port)
+            for conn in proc.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr
+        }
+    return set()
+
+
 def listening_addresses(server: Server) -> list[ListeningSocket]:
     """The TCP sockets ``server``'s processes listen on (one line per process and address)."""
-    found = set()
-    for proc in server.processes():
-        with contextlib.suppress(psutil.Error):
-            for conn in proc.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_LISTEN and conn.laddr:
-                    found.add(ListeningSocket(proc.pid, conn.laddr.ip, conn.laddr.port))
+    found = set().union(*(_listening(proc) for proc in server.processes()))
     return sorted(found, key=lambda s: (s.port, s.ip, s.pid))
 
 
@@ -116,12 +122,7 @@ def listen_briefly(host: str) -> list[ListeningSocket]:
         sock.bind((host, 0))
         sock.listen(0)
         port = sock.getsockname()[1]
-        me = psutil.Process()
-        found = {
-            ListeningSocket(me.pid, c.laddr.ip, c.laddr.port)
-            for c in me.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
-        }
+        found = [s for s in _listening(psutil.Process()) if s.port == port]
     return sorted(found, key=lambda s: s.ip)
 
 

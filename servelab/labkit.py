@@ -233,18 +233,24 @@ def throughput_ratio(
     that a slow spell of a shared machine falls on both alike; the ratio is of the medians.
     """
     from servelab.cpus import cpu_info
-    from servelab.load import run_load
+    from servelab.experiments.sweep import LoadPlan, sweep
+    from servelab.servers import ServelabError, ServerSpec
 
     pinned = cpus if cpus is not None else cpu_info().affinity
-    rates: tuple[list[float], list[float]] = ([], [])
-    with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(launch(server="gunicorn", app="flask", workers=n, cpus=pinned)) for n in workers]
-        for _ in range(rounds):
-            for server, measured in zip(servers, rates, strict=True):
-                result = run_load(server.url, path=f"/work?units={units}", concurrency=concurrency,
-                                  duration=duration, warmup=0.3)
-                measured.append(result.throughput_rps)
-    base, other = statistics.median(rates[0]), statistics.median(rates[1])
+    df = sweep(
+        ServerSpec(server="gunicorn", app="flask", cpus=pinned),
+        "workers",
+        list(workers),
+        load=LoadPlan(path=f"/work?units={units}", concurrency=concurrency, duration=duration, warmup=0.3),
+        repeats=rounds,
+        interleave=True,
+        progress=False,
+    )
+    if not df["ok"].all():
+        raise ServelabError(f"throughput_ratio: a measurement failed: {df.loc[~df['ok'], 'error'].iloc[0]}")
+    # Rows come point by point (the two counts may be equal): the first ``rounds`` are workers[0].
+    rates = df["throughput_rps"].tolist()
+    base, other = statistics.median(rates[:rounds]), statistics.median(rates[rounds:])
     return other / base if base else float("inf")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.notebooks.runner import errors, execute, leftovers  # noqa: E402
+from tests.notebooks.runner import FULL_BUDGET_S, QUICK_BUDGET_S, errors, execute, leftovers  # noqa: E402
 
 
 def claims_not_held(nb) -> list[str]:  # type: ignore[no-untyped-def]
@@ -47,7 +47,7 @@ def main() -> int:
         marker = secrets.token_hex(6)
         run = execute(path, quick=not args.full, strict=False, marker=marker, cpus=cpus)
         errs, left, claims = errors(run.notebook), leftovers(marker), claims_not_held(run.notebook)
-        budget = 300.0 if args.full else 90.0  # per lesson on 2 CPUs (issue 5)
+        budget = FULL_BUDGET_S if args.full else QUICK_BUDGET_S
         failed += bool(errs or left)
         print(
             f"{path.stem}: {run.seconds:.1f} s ({'within' if run.seconds <= budget else 'OVER'} the "

@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
+from pathlib import Path
 
 import pytest
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the full sandbox needs root")
+NOBODY = 65534  # the user kernels run as under the full sandbox
+
+
+def nobody_processes(ignore: frozenset[str] = frozenset()) -> list[str]:
+    """"PID [state] command" for every live process of nobody, but the PIDs in ``ignore``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or entry in ignore:
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == NOBODY:
+                state = Path(f"/proc/{entry}/stat").read_text().split(") ")[-1][:1]
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                found.append(f"{entry} [{state}] {cmdline.decode(errors='replace')[:80]}")
+        except OSError:
+            continue
+    return found
+
+
+def nobody_processes_left(ignore: frozenset[str] = frozenset(), timeout_s: float = 5.0) -> list[str]:
+    """What :func:`nobody_processes` still lists after up to ``timeout_s`` (killed ones may be exiting)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := nobody_processes(ignore)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from servelab.grading.feedback import hidden_test_lines
 from servelab.grading.labs import source_path, student_path
 from servelab.grading.runner import GradeOptions, grade_folder
-from tests.grading.conftest import needs_root
+from tests.grading.conftest import needs_root, nobody_processes_left
 from tests.grading.corpus import CASES, LAB, write_corpus
 
 pytestmark = [needs_root, pytest.mark.slow]
@@ -25,21 +24,6 @@ BATCH_BUDGET_S = 240
 def _checksums(folder: Path) -> dict[str, str]:
     files = [p for p in folder.rglob("*") if p.is_file()]
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
-def _nobody_processes() -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == 65534:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{entry}: {cmdline[:80]}")
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +100,7 @@ def test_feedback_holds_no_hidden_test(batch: dict[str, Any]) -> None:
 
 
 def test_nothing_is_left_running(batch: dict[str, Any]) -> None:
-    deadline = time.monotonic() + 5
-    while _nobody_processes() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _nobody_processes() == []
+    assert nobody_processes_left() == []
     assert not list(Path("/sys/fs/cgroup/pids").glob("servelab-grade-*"))
 
 

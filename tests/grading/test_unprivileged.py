@@ -12,14 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.grading.conftest import NOBODY, nobody_processes, nobody_processes_left
 from tests.grading.corpus import CASES, LAB, write_corpus
 
-NOBODY = 65534
 SETPRIV = shutil.which("setpriv")
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to become nobody"),
@@ -49,23 +48,9 @@ def _as_nobody(argv: list[str]) -> list[str]:
             *become]
 
 
-def _owned_by(uid: int, ignore: frozenset[str] = frozenset()) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and entry not in ignore:
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    status = Path(f"/proc/{entry}/stat").read_text().split(") ")[-1][:1]
-                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
-                    found.append(f"{entry} [{status}] {cmdline}")
-            except OSError:
-                continue
-    return found
-
-
 def test_grading_as_an_unprivileged_user_still_scores_and_cleans_up() -> None:
     # Kernels of earlier tests (they run as nobody too) may still be exiting: not ours to judge here.
-    earlier = frozenset(line.split()[0] for line in _owned_by(NOBODY))
+    earlier = frozenset(line.split()[0] for line in nobody_processes())
     work = Path(tempfile.mkdtemp(prefix="servelab-unprivileged-"))
     try:
         subs = work / "submissions"
@@ -90,9 +75,6 @@ def test_grading_as_an_unprivileged_user_still_scores_and_cleans_up() -> None:
             assert "not root" in row["reason"], row["reason"]
         assert float(rows["good"]["score"]) == float(rows["good"]["max_score"]), (rows["good"], done.stdout)
         assert "left running" in rows["left-running"]["reason"], rows["left-running"]
-        deadline = time.monotonic() + 5  # a process killed a moment ago may still be exiting
-        while _owned_by(NOBODY, earlier) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _owned_by(NOBODY, earlier), "the grader left processes running"
+        assert not nobody_processes_left(earlier), "the grader left processes running"
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import re
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +40,11 @@ def cpu_probe_s() -> float:
         total += i * i
     return time.thread_time() - started
 
+
+# Per lesson on 2 CPUs at the machine's usual speed (issue 5): speed targets, printed by
+# tools/run_lessons.py; the test suite fails only on a runaway past twice the quick budget.
+QUICK_BUDGET_S = float(os.environ.get("SERVELAB_NOTEBOOK_BUDGET_S", "90"))
+FULL_BUDGET_S = 300.0
 
 _PROBES: list[float] = []  # every probe this test session, for the machine's usual speed
 

@@ -10,10 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.notebooks.runner import ROOT, errors, execute, leftovers
+from tests.notebooks.runner import QUICK_BUDGET_S, ROOT, errors, execute, leftovers
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-QUICK_BUDGET_S = float(os.environ.get("SERVELAB_NOTEBOOK_BUDGET_S", "90"))
 TIMES = ROOT / "artifacts" / "notebook-times.json"
 MEMORY = ROOT / "artifacts" / "notebook-memory.json"
 SLOWDOWN = ROOT / "artifacts" / "notebook-cpu-slowdown.json"
