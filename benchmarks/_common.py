@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from servelab.environment import tool_available
+from servelab.host.environment import tool_available
 from servelab.processes import ManagedProcess, spawn
 from servelab.servers import find_free_port
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from servelab.cpus import cpu_info
-from servelab.environment import environment_stamp
+from servelab.analysis.reference import COLUMNS, MEASURED, REFERENCE_DIR
 from servelab.experiments.sweep import LoadPlan, summarize, sweep
-from servelab.reference import COLUMNS, MEASURED, REFERENCE_DIR
+from servelab.host.cpus import cpu_info
+from servelab.host.environment import environment_stamp
 from servelab.servers import ServerSpec
 
 

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from servelab.cpus import parse_cpu_list
-from servelab.servers import SERVERS, WORKER_CLASSES, ServelabError, ServerSpec, ServerStartError, launch
+from servelab.errors import ServelabError, ServerStartError
+from servelab.host.cpus import parse_cpu_list
+from servelab.servers import SERVERS, WORKER_CLASSES, ServerSpec, launch
 
 __all__ = ["main"]
 
@@ -38,7 +39,7 @@ def cpu_list(text: str) -> tuple[int, ...]:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from servelab.doctor import doctor_report, format_report
+    from servelab.host.doctor import doctor_report, format_report
 
     report = doctor_report()
     print(json.dumps(report, indent=2) if args.json else format_report(report))

@@ -9,17 +9,19 @@ def test_public_api_is_pinned() -> None:
     assert sorted(servelab.__all__) == sorted(
         [
             "CpuInfo",
+            "CpuPlan",
             "EnvironmentStamp",
-            "PortInUseError",
+            "LoadResult",
             "Server",
             "ServerSpec",
-            "ServerStartError",
-            "SpecError",
+            "ServelabError",
             "__version__",
             "cpu_info",
             "environment_stamp",
             "launch",
             "memory_info",
+            "plan_cpus",
+            "run_load",
             "stop_all",
         ]
     )

@@ -1,8 +1,7 @@
-"""Experiments: sweeps over server settings, CPU plans, and saved results."""
+"""Experiments: sweeps over server settings, and every lesson's experiment, each in its own module."""
 
 from __future__ import annotations
 
-from servelab.experiments.cpusets import CpuPlan, plan_cpus
 from servelab.experiments.sweep import LoadPlan, load_results, measure, save_results, summarize, sweep
 
-__all__ = ["CpuPlan", "LoadPlan", "load_results", "measure", "plan_cpus", "save_results", "summarize", "sweep"]
+__all__ = ["LoadPlan", "load_results", "measure", "save_results", "summarize", "sweep"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from servelab.cpus import parse_cpu_list
+from servelab.host.cpus import parse_cpu_list
 from servelab.servers import SERVERS, WORKER_CLASSES, ServerSpec
 
 __all__ = ["add_parser"]
@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"failed: workers={row['workers']}: {row['error']}")
     print(f"results: {path}")
     if args.plot:
-        from servelab.plots import plot_latency, plot_throughput
+        from servelab.plots.sweeps import plot_latency, plot_throughput
 
         fig: Any = plot_throughput(df, x="workers")
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")

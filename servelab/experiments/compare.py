@@ -19,10 +19,11 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from servelab.environment import environment_stamp
+from servelab.errors import ServelabError
 from servelab.experiments.sweep import LoadPlan, measure
-from servelab.plots import StampLike, stamp_figure
-from servelab.servers import ServelabError, Server, ServerSpec, launch
+from servelab.host.environment import environment_stamp
+from servelab.plots.sweeps import StampLike, stamp_figure
+from servelab.servers import Server, ServerSpec, launch
 
 __all__ = ["compare", "plot_comparison"]
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from servelab.environment import environment_stamp
+from servelab.errors import ServelabError
 from servelab.experiments.sweep import LoadPlan, measure
-from servelab.observe import memory_snapshot
-from servelab.servers import ServelabError, ServerSpec, launch
+from servelab.host.environment import environment_stamp
+from servelab.measure.observer import memory_snapshot
+from servelab.servers import ServerSpec, launch
 
 __all__ = ["HEALTH_KILL", "count_health_kills", "crowd", "plot_crowding"]
 
@@ -110,7 +111,7 @@ def plot_crowding(df: pd.DataFrame, title: str = "Many workers on one CPU") -> A
     context switches, start-up time. Returns a matplotlib Figure with the environment stamp."""
     from matplotlib.figure import Figure
 
-    from servelab.plots import stamp_figure
+    from servelab.plots.sweeps import stamp_figure
 
     fig = Figure(figsize=(11, 6.5), layout="constrained")
     axes = fig.subplots(2, 3).ravel()

@@ -11,7 +11,7 @@ what one worker costs, then keeps only the worker counts that fit::
     print(plan.message)
     sweep(spec, "workers", plan.kept, load=...)
 
-The available memory is :func:`servelab.cpus.memory_info`'s ``headroom_bytes``: what the system
+The available memory is :func:`servelab.host.cpus.memory_info`'s ``headroom_bytes``: what the system
 can still give *and* what this process's cgroup (a container, Binder) still allows.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from servelab.cpus import memory_info
+from servelab.host.cpus import memory_info
 from servelab.servers import ServerSpec, launch
 
 __all__ = [
@@ -128,7 +128,7 @@ def plan_worker_counts(
 
     ``per_worker_bytes`` is what one worker costs (its USS: the memory it alone holds),
     ``base_bytes`` what the server costs beyond its workers (a master or supervisor).
-    ``available_bytes`` defaults to :func:`servelab.cpus.memory_info`'s headroom, which
+    ``available_bytes`` defaults to :func:`servelab.host.cpus.memory_info`'s headroom, which
     respects a cgroup limit; ``reserve_fraction`` of it is left to everything else.
 
     >>> plan = plan_worker_counts([1, 4, 16, 50], 40 * 2**20, available_bytes=1024 * 2**20, safety=1.0)

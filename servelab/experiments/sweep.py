@@ -17,10 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from servelab.environment import environment_stamp
-from servelab.load import LoadError, LoadResult, run_load
-from servelab.observe import Observer
-from servelab.servers import ServelabError, Server, ServerSpec, launch
+from servelab.errors import LoadError, ServelabError
+from servelab.host.environment import environment_stamp
+from servelab.load import LoadResult, run_load
+from servelab.measure.observer import Observer
+from servelab.servers import Server, ServerSpec, launch
 
 __all__ = ["LoadPlan", "load_results", "measure", "save_results", "summarize", "sweep"]
 

@@ -18,6 +18,6 @@ from __future__ import annotations
 from servelab.load._config import LoadConfig
 from servelab.load._record import ERROR_KINDS
 from servelab.load.result import LoadResult, LoadSamples
-from servelab.load.runner import LoadError, run_load
+from servelab.load.runner import run_load
 
-__all__ = ["ERROR_KINDS", "LoadConfig", "LoadError", "LoadResult", "LoadSamples", "run_load"]
+__all__ = ["ERROR_KINDS", "LoadConfig", "LoadResult", "LoadSamples", "run_load"]

@@ -11,9 +11,10 @@ import json
 import sys
 from typing import Any
 
-from servelab.cpus import parse_cpu_list
+from servelab.errors import LoadError
+from servelab.host.cpus import parse_cpu_list
 from servelab.load.result import LoadResult
-from servelab.load.runner import LoadError, run_load
+from servelab.load.runner import run_load
 
 __all__ = ["add_parser", "format_report", "handle", "main"]
 

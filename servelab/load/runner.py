@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from servelab.errors import LoadError
 from servelab.load._config import LoadConfig
 from servelab.load.result import LoadResult
 from servelab.processes import spawn
-from servelab.servers.errors import ServelabError
 
 __all__ = ["LoadError", "run_load"]
 
@@ -22,9 +22,6 @@ __all__ = ["LoadError", "run_load"]
 _STARTUP_S = 60.0
 _POLL_S = 0.02
 
-
-class LoadError(ServelabError, RuntimeError):
-    """The generator itself failed (not the server): the message has its own output."""
 
 
 def run_load(

@@ -36,7 +36,7 @@ def _new_loop() -> tuple[asyncio.AbstractEventLoop, str]:
 
 def run(cfg: LoadConfig) -> dict[str, Any]:
     """Drive the load described by ``cfg`` in this process and return the result dict."""
-    from servelab.environment import environment_stamp
+    from servelab.host.environment import environment_stamp
 
     loop, loop_name = _new_loop()
     asyncio.set_event_loop(loop)

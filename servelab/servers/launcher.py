@@ -30,9 +30,9 @@ import psutil
 
 from servelab.apps.common import CRASH_TOKEN_ENV, PID_HEADER, READY_DIR_ENV
 from servelab.apps.work import ITERATIONS_ENV, iterations_per_unit
+from servelab.errors import PortInUseError, ServerStartError, SpecError
 from servelab.processes import DEFAULT_STOP_GRACE_S, ManagedProcess, spawn
 from servelab.servers.commands import command_for
-from servelab.servers.errors import PortInUseError, ServerStartError, SpecError
 from servelab.servers.spec import ServerSpec
 
 __all__ = ["Reply", "Server", "find_free_port", "launch"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from servelab.apps import SAMPLE_APPS, Interface
-from servelab.servers.errors import SpecError
+from servelab.errors import SpecError
 
 __all__ = ["SERVERS", "WORKER_CLASSES", "ServerName", "ServerSpec", "WorkerClass"]
 
@@ -208,7 +208,7 @@ class ServerSpec:
         if not self.cpus:
             raise SpecError("cpus is empty: give at least one CPU, like cpus=(0,)")
         if available is None:
-            from servelab.cpus import cpu_info
+            from servelab.host.cpus import cpu_info
 
             available = cpu_info().affinity
         missing = sorted(set(self.cpus) - set(available))

@@ -31,12 +31,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servelab.errors import NginxNotFoundError, ServerStartError
 from servelab.processes import DEFAULT_STOP_GRACE_S, ManagedProcess, spawn
-from servelab.servers import Reply, ServelabError, ServerStartError, find_free_port
+from servelab.servers import Reply, find_free_port
 from servelab.stack.nginx_spec import READY_PATH, AccessRecord, NginxSpec, render_config
 from servelab.stack.tls import client_context
 
-__all__ = ["INSTALL_HINT", "Nginx", "NginxNotFoundError", "find_nginx", "launch_nginx", "nginx_missing_reason"]
+__all__ = ["INSTALL_HINT", "Nginx", "find_nginx", "launch_nginx", "nginx_missing_reason"]
 
 INSTALL_HINT = (
     "install nginx, then restart the kernel: `conda install -c conda-forge nginx` (any OS, "
@@ -46,9 +47,6 @@ INSTALL_HINT = (
 _CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/bin/nginx", "/opt/homebrew/bin/nginx")
 _POLL_S = 0.02
 
-
-class NginxNotFoundError(ServelabError, FileNotFoundError):
-    """nginx is not installed where servelab looks; the message says how to install it."""
 
 
 def find_nginx() -> Path | None:

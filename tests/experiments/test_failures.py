@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from servelab.experiments import LoadPlan, plan_cpus
+from servelab.experiments import LoadPlan
 from servelab.experiments.failures import boot_failure, hang_past_timeout, kill_under_load
+from servelab.host import plan_cpus
 from servelab.servers import ServerSpec
 
 

@@ -92,7 +92,7 @@ UVICORN_WORKER_BYTES = 45 * MIB  # what one uvicorn + FastAPI worker holds (USS)
 # Runs inside the limited cgroup: plan 50 uvicorn workers, then start the largest count kept.
 CHILD = r"""
 import json, sys
-from servelab.cpus import memory_info
+from servelab.host.cpus import memory_info
 from servelab.experiments.memory_guard import plan_worker_counts
 from servelab.servers import launch
 plan = plan_worker_counts({counts}, {per_worker}, base_bytes={per_worker}, label="uvicorn")

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from servelab.experiments import LoadPlan, load_results, plan_cpus, save_results, summarize, sweep
+from servelab.experiments import LoadPlan, load_results, save_results, summarize, sweep
+from servelab.host import plan_cpus
 from servelab.servers import ServerSpec
 
 QUICK = LoadPlan(path="/work?units=1", concurrency=2, duration=0.5, warmup=0.2)

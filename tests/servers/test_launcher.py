@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from servelab.errors import PortInUseError, ServerStartError
 from servelab.processes import group_members
-from servelab.servers import PortInUseError, ServerSpec, ServerStartError, launch
+from servelab.servers import ServerSpec, launch
 
 # Every server × worker class × app combination the course uses.
 COMBINATIONS = [

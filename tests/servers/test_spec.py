@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from servelab.servers import ServerSpec, SpecError
+from servelab.errors import SpecError
+from servelab.servers import ServerSpec
 from servelab.servers.commands import command_for
 
 

@@ -8,16 +8,15 @@ import ssl
 import psutil
 import pytest
 
+from servelab.errors import NginxNotFoundError, ServerStartError
+from servelab.experiments.failover import measure_failover
 from servelab.processes import group_members
-from servelab.servers import ServerStartError
 from servelab.stack import (
-    NginxNotFoundError,
     NginxSpec,
     TlsFiles,
     client_context,
     launch_nginx,
     launch_stack,
-    measure_failover,
     nginx_missing_reason,
 )
 from tests.stack import needs_nginx

@@ -1,0 +1,53 @@
+"""The processes of real servers and where they listen."""
+
+from __future__ import annotations
+
+import psutil
+
+from servelab.measure.anatomy import (
+    exposure,
+    fastapi_cli_default_hosts,
+    interface_addresses,
+    listen_briefly,
+    listening_addresses,
+    server_anatomy,
+)
+from servelab.servers import launch
+
+
+def test_fastapi_dev_runs_a_reloader_and_a_server() -> None:
+    with launch(server="fastapi-dev", app="fastapi") as server:
+        procs = server_anatomy(server)
+        roles = [p.role.split()[0] for p in procs]
+        assert roles[0] == "reloader"
+        assert [p.pid for p in procs if p.serves_requests] == server.worker_pids()
+        assert {s.ip for s in listening_addresses(server)} == {"127.0.0.1"}
+
+
+def test_plain_uvicorn_is_one_process() -> None:
+    with launch(server="uvicorn", app="asgi") as server:
+        procs = server_anatomy(server)
+        assert len(procs) == 1 and procs[0].serves_requests
+        sockets = listening_addresses(server)
+        assert [(s.ip, s.port) for s in sockets] == [("127.0.0.1", server.port)]
+
+
+def test_exposure_in_words() -> None:
+    assert exposure("127.0.0.1").startswith("loopback")
+    assert exposure("::1").startswith("loopback")
+    assert exposure("0.0.0.0").startswith("every")
+    assert exposure("::").startswith("every")
+    assert "not an IP" in exposure("localhost")
+
+
+def test_machine_facts() -> None:
+    assert fastapi_cli_default_hosts() == {"dev": "127.0.0.1", "run": "0.0.0.0"}
+    assert any("127.0.0.1" in ips for ips in interface_addresses().values())
+
+
+def test_listen_briefly_reports_the_address_and_closes() -> None:
+    [loop] = listen_briefly("127.0.0.1")
+    [anywhere] = listen_briefly("0.0.0.0")
+    assert (loop.ip, anywhere.ip) == ("127.0.0.1", "0.0.0.0")
+    mine = psutil.Process().net_connections(kind="tcp")
+    assert not [c for c in mine if c.laddr and c.laddr.port in (loop.port, anywhere.port)]
