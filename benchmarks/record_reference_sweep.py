@@ -23,9 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from servelab.analysis.reference import COLUMNS, MEASURED, REFERENCE_DIR
-from servelab.experiments.sweep import LoadPlan, summarize, sweep
+from servelab.experiments.sweep import summarize, sweep
 from servelab.host.cpus import cpu_info
 from servelab.host.environment import environment_stamp
+from servelab.load import LoadSpec
 from servelab.servers import ServerSpec
 
 
@@ -49,7 +50,7 @@ def record(args: argparse.Namespace) -> Path:
         workers = [n_cpus, 2 * n_cpus] if args.oversubscribe else [n_cpus]
         spec = ServerSpec(server=args.server, app=args.app, cpus=server_cpus)
         # Enough connections to keep every worker busy, whatever the count.
-        load = LoadPlan(path=args.path, concurrency=max(8, 4 * max(workers)), duration=args.duration,
+        load = LoadSpec(path=args.path, concurrency=max(8, 4 * max(workers)), duration=args.duration,
                         warmup=args.warmup, cpus=load_cpus)
         df = sweep(spec, "workers", workers, load=load, repeats=args.repeats,
                    description=f"{n_cpus} CPUs: {spec.describe()}")

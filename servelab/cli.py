@@ -1,7 +1,8 @@
 """The ``servelab`` command: ``doctor``, ``serve``, ``load``, ``sweep``, ``labs``, ``grade``.
 
 Every error a learner can cause (a bad option, an app that does not fit the server, a CPU
-that does not exist) prints one clear line and exits non-zero; no tracebacks.
+that does not exist) prints one clear line and exits non-zero; no tracebacks. In every
+sub-command ``--cpus`` pins the server and ``--load-cpus`` the load generator.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--worker-class", choices=WORKER_CLASSES, default=None, help="gunicorn only")
     p.add_argument("--threads", type=int, default=None, help="gunicorn gthread only")
-    p.add_argument("--cpus", type=cpu_list, default=None, help="pin to these CPUs, e.g. 0 or 0-1")
+    p.add_argument("--cpus", type=cpu_list, metavar="LIST", help="pin the server to these CPUs, e.g. 0 or 0-1")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     p.add_argument("--interface", choices=("wsgi", "asgi"), default=None, help="for an app given as module:attr")

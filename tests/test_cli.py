@@ -92,3 +92,19 @@ def _exists(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def test_cpus_pins_the_server_and_load_cpus_the_generator_in_every_command() -> None:
+    def help_of(command: str) -> str:
+        result = run(command, "--help")
+        assert result.returncode == 0, result.stderr
+        return " ".join(result.stdout.split())
+
+    for command in ("serve", "sweep"):
+        assert "--cpus LIST pin the server to these CPUs" in help_of(command)
+    for command in ("load", "sweep"):
+        assert "--load-cpus LIST pin the load generator to these CPUs" in help_of(command)
+    assert "--cpus" not in help_of("load").replace("--load-cpus", "")
+    result = run("load", "http://127.0.0.1:9", "-c", "1", "--cpus", "0")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "pin the load generator with --load-cpus" in result.stderr

@@ -16,13 +16,12 @@ True
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 __all__ = [
     "COLUMNS", "KINDS", "MEASURED", "PUBLISHED", "REFERENCE_DIR",
-    "load_reference", "plot_scaling", "scaling", "sources",
+    "load_reference", "scaling", "sources",
 ]
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
@@ -90,31 +89,3 @@ def sources(df: pd.DataFrame) -> pd.DataFrame:
     """One row per series: its kind, source, link, date and machine, to cite under a plot."""
     cols = ["series", "kind", "source", "source_url", "date", "machine", "cpus", "python"]
     return df[cols].drop_duplicates("series").reset_index(drop=True)
-
-
-def plot_scaling(df: pd.DataFrame, title: str = "Published scaling: throughput relative to the fewest workers") -> Any:
-    """Relative throughput against workers, one line per series, the ideal (linear) dotted.
-
-    Every series is labelled with its kind (published or measured) in the legend."""
-    from matplotlib.figure import Figure
-
-    from servelab.plots.sweeps import stamp_figure
-
-    data = scaling(df)
-    fig = Figure(figsize=(8.5, 4.8), layout="constrained")
-    ax = fig.add_subplot()
-    top = float(data["workers"].max())
-    ax.plot([1, top], [1, top], linestyle=":", color="0.5", label="ideal: linear in workers")
-    for i, (name, g) in enumerate(data.groupby("series", sort=False)):
-        g = g.sort_values("workers")
-        kind = g["kind"].iloc[0]
-        ax.plot(g["workers"], g["relative"], marker="o", color=f"C{i}",
-                label=f"[{kind}] {name} ({g['cpus'].iloc[0]} CPUs, {g['date'].iloc[0]})")
-    ax.set_xlabel("workers")
-    ax.set_ylabel("throughput relative to the fewest workers (×)")
-    ax.set_ylim(bottom=0)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="x-small", loc="upper left")
-    stamp_figure(fig, "reference data: " + "; ".join(sorted(set(data["source"]))))
-    return fig

@@ -1,39 +1,34 @@
-"""Measurements the graded labs share (and grade with): bursts, responsiveness, worker kills.
+"""Measurements the graded labs share (and grade with): responsiveness, worker kills, throughput.
 
 Each returns plain numbers so a lab can compare the learner's server with a baseline measured
-by the same function, on the same machine, a moment apart::
+by the same function, on the same machine, a moment apart. Bursts of requests sent at once
+are servelab's one :func:`servelab.load.burst.burst`::
 
-    from servelab.course.labkit import burst
+    from servelab.load.burst import burst
     with launch(server="uvicorn", app="asgi") as base, launch(server="uvicorn", app="mine:app",
                                                               interface="asgi", app_dir=".") as mine:
-        ideal = burst(base.url_for("/sleep?ms=300"), n=100, request_s=0.3)
-        yours = burst(mine.url_for("/sleep?ms=300"), n=100, request_s=0.3)
-    yours.concurrency >= 0.5 * ideal.concurrency
+        ideal = burst(base, "/sleep?ms=300", requests=100, timeout=5)
+        yours = burst(mine, "/sleep?ms=300", requests=100, timeout=5)
+    yours.at_once(0.3) >= 0.5 * ideal.at_once(0.3)
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
+import math
 import runpy
 import statistics
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import psutil
-
-from servelab.servers import Server, launch
+from servelab.load import LoadSpec, start_load
+from servelab.servers import Server, http_request, launch
 
 __all__ = [
-    "Burst",
     "Survival",
-    "burst",
     "launch_with_config",
     "request",
     "responsiveness",
@@ -42,84 +37,36 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Burst:
-    """``n`` requests sent at once: how many completed (status 200) and how long all took."""
-
-    n: int
-    completed: int
-    elapsed_s: float
-    request_s: float  # what one request takes on its own
-
-    @property
-    def concurrency(self) -> float:
-        """How many requests were effectively served at once (n for perfect overlap, 1 for none)."""
-        return self.completed * self.request_s / max(self.elapsed_s, 1e-9)
-
-
-def request(url: str, method: str = "GET", timeout: float = 10.0, body: bytes | None = None) -> tuple[int, bytes]:
-    """One HTTP request; returns (status, body). Connection errors raise OSError."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    try:
-        path = parts.path or "/"
-        conn.request(method, path + (f"?{parts.query}" if parts.query else ""), body=body)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def burst(url: str, *, n: int = 100, request_s: float, deadline_s: float = 5.0) -> Burst:
-    """Send ``n`` GETs to ``url`` at the same moment; count those answered 200 within ``deadline_s``."""
-    start = time.monotonic()
-    done: list[float] = []
-    lock = threading.Lock()
-
-    def one() -> None:
-        left = deadline_s - (time.monotonic() - start)
-        if left <= 0:
-            return
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            status, _ = request(url, timeout=left)
-            finished = time.monotonic() - start
-            if status == 200 and finished <= deadline_s:
-                with lock:
-                    done.append(finished)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        for _ in range(n):
-            pool.submit(one)
-    elapsed = max(done) if len(done) == n else deadline_s
-    return Burst(n=n, completed=len(done), elapsed_s=elapsed, request_s=request_s)
+# The labs' name for servelab's one HTTP getter: ``reply = request(url, method="POST", body=b"x")``
+# returns a :class:`~servelab.servers.Reply` (``reply.status``, ``reply.body``, ``reply.json()``).
+request = http_request
 
 
 def responsiveness(
     server: Server, slow_path: str, probe_path: str = "/health", probes: int = 10
 ) -> tuple[float, float]:
-    """While one ``slow_path`` request runs, probe ``probe_path``; returns (slowest probe s, slow request s)."""
-    result: dict[str, float] = {}
+    """While one ``slow_path`` request runs, probe ``probe_path``; returns (slowest probe s, slow request s).
 
-    def slow() -> None:
-        t = time.monotonic()
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            request(server.url_for(slow_path), timeout=30)
-        result["slow"] = time.monotonic() - t
-
-    thread = threading.Thread(target=slow, daemon=True)
-    thread.start()
-    time.sleep(0.03)  # let the slow request start
+    The slow request goes out from servelab's load generator, which says when it has been
+    sent: the probes start only then, so the first meets the slow request in flight. They go
+    one after another, 10 ms apart, until ``probes`` are done or the slow request is over. A
+    slow request that gets no successful reply counts as taking forever (``inf``).
+    """
+    slow_load = LoadSpec(path=slow_path, concurrency=1, requests=1, duration=None, warmup=0.0, timeout=30.0)
     worst = 0.0
-    for _ in range(probes):
-        t = time.monotonic()
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            request(server.url_for(probe_path), timeout=30)
-        worst = max(worst, time.monotonic() - t)
-        if not thread.is_alive():
-            break
-        time.sleep(0.01)
-    thread.join(35)
-    return worst, result.get("slow", float("inf"))
+    with start_load(server.url, slow_load) as slow:
+        slow.wait_started()  # the generator has sent the slow request
+        for _ in range(probes):
+            t = time.monotonic()
+            with contextlib.suppress(OSError):
+                request(server.url_for(probe_path), timeout=30)
+            worst = max(worst, time.monotonic() - t)
+            if not slow.running():
+                break
+            time.sleep(0.01)  # spread the probes over the slow request, not to wait for anything
+        result = slow.result()
+    slow_s = result.latency_ms["max"] / 1000 if result.ok and result.latency_ms else math.inf
+    return worst, slow_s
 
 
 WORKER_CLASSES = {
@@ -166,14 +113,6 @@ class Survival:
         return (self.requests - self.failed) / self.requests if self.requests else 0.0
 
 
-def _traffic_started(server: Server) -> bool:
-    for proc in server.processes():
-        with contextlib.suppress(psutil.Error):
-            if any(c.status == psutil.CONN_ESTABLISHED for c in proc.net_connections(kind="tcp")):
-                return True
-    return False
-
-
 def survive_worker_kills(
     server: Server,
     *,
@@ -185,34 +124,20 @@ def survive_worker_kills(
 ) -> Survival:
     """Drive load at ``server`` and SIGKILL one worker ``kills`` times, evenly over ``duration``.
 
-    A request counts as failed if it errors or takes longer than ``timeout`` seconds.
+    A request counts as failed if it errors or takes longer than ``timeout`` seconds. The kills
+    are timed from the start of the measured window, as the load generator reports it (after
+    0.5 s of warm-up): at ``duration / (kills + 1)``, twice that, and so on.
     """
-    from servelab.load import run_load
-
     killed: list[int] = []
-    stop = threading.Event()
-
-    def killer() -> None:
-        give_up = time.monotonic() + 30
-        while not stop.is_set() and not _traffic_started(server) and time.monotonic() < give_up:
-            time.sleep(0.02)
-        gap = duration / (kills + 1)
-        stop.wait(0.5 + gap)  # after the warm-up, then evenly spaced
-        for _ in range(kills):
-            if stop.is_set():
-                return
+    gap = duration / (kills + 1)
+    load = LoadSpec(path=path, concurrency=concurrency, duration=duration, warmup=0.5, timeout=timeout)
+    with start_load(server.url, load) as run:
+        for k in range(1, kills + 1):
+            if not run.wait_until(k * gap):
+                break  # the run ended early: nothing left to measure
             with contextlib.suppress(RuntimeError, ValueError):
                 killed.append(server.kill_worker())
-            stop.wait(gap)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    try:
-        result = run_load(server.url, path=path, concurrency=concurrency, duration=duration, warmup=0.5,
-                          timeout=timeout)
-    finally:
-        stop.set()
-        thread.join(5)
+        result = run.result()
     return Survival(requests=result.requests, failed=result.failed, killed=killed)
 
 
@@ -233,7 +158,7 @@ def throughput_ratio(
     that a slow spell of a shared machine falls on both alike; the ratio is of the medians.
     """
     from servelab.errors import ServelabError
-    from servelab.experiments.sweep import LoadPlan, sweep
+    from servelab.experiments.sweep import sweep
     from servelab.host.cpus import cpu_info
     from servelab.servers import ServerSpec
 
@@ -242,7 +167,7 @@ def throughput_ratio(
         ServerSpec(server="gunicorn", app="flask", cpus=pinned),
         "workers",
         list(workers),
-        load=LoadPlan(path=f"/work?units={units}", concurrency=concurrency, duration=duration, warmup=0.3),
+        load=LoadSpec(path=f"/work?units={units}", concurrency=concurrency, duration=duration, warmup=0.3),
         repeats=rounds,
         interleave=True,
         progress=False,

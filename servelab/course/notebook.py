@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from servelab.course.modes import is_quick, is_strict
+from servelab.errors import ServelabError
 from servelab.host.cpuplan import CpuPlan, plan_cpus
 from servelab.host.environment import EnvironmentStamp, environment_stamp
 from servelab.processes import live_processes
 
-__all__ = ["Lesson", "start", "try_it"]
+__all__ = ["Lesson", "LessonNeeds", "start", "try_it"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,26 @@ class Lesson:
         mode = "quick mode (short runs)" if self.quick else "full mode"
         strict = ", claims strict" if self.strict else ""
         return f"Lesson {self.number} · {mode}{strict}\n{self.stamp.short()}\nCPU plan: {self.plan.describe()}"
+
+    def require(self, what: str, missing: str | None) -> None:
+        """Stop the lesson here, with one clear line, when ``what`` is missing (``missing`` says why).
+
+        Called once in a lesson's set-up cell: "Run All" stops at it, and the cells below need
+        no guard of their own.
+        """
+        if missing is not None:
+            raise LessonNeeds(
+                f"lesson {self.number} needs {what}, which is missing here: {missing}. "
+                "Install it, restart the kernel and run the lesson again."
+            )
+
+
+class LessonNeeds(ServelabError):
+    """A lesson needs a program that is missing here; the message says how to get it."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: the learner needs the fix, not our stack.
+        return [f"{type(self).__name__}: {self}"]
 
 
 _hooked = False

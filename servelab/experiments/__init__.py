@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from servelab.experiments.sweep import LoadPlan, load_results, measure, save_results, summarize, sweep
+from servelab.experiments.sweep import load_results, measure, save_results, summarize, sweep
 
-__all__ = ["LoadPlan", "load_results", "measure", "save_results", "summarize", "sweep"]
+__all__ = ["load_results", "measure", "save_results", "summarize", "sweep"]

@@ -1,4 +1,8 @@
-"""``servelab sweep``: one server configuration across a list of worker counts (or other values)."""
+"""``servelab sweep``: one server configuration across a list of worker counts (or other values).
+
+``--cpus`` pins the server, ``--load-cpus`` the load generator, as in every sub-command; the
+load options are ``servelab load``'s own (:func:`servelab.load.cli.add_load_options`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 from typing import Any
 
 from servelab.host.cpus import parse_cpu_list
+from servelab.load.cli import add_load_options, spec_from_args
 from servelab.servers import SERVERS, WORKER_CLASSES, ServerSpec
 
 __all__ = ["add_parser"]
@@ -29,20 +34,13 @@ def _ints(text: str) -> list[int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from servelab.experiments.sweep import LoadPlan, save_results, summarize, sweep
+    from servelab.experiments.sweep import save_results, summarize, sweep
 
     spec = ServerSpec(
         server=args.server, app=args.app, worker_class=args.worker_class, threads=args.threads, cpus=args.cpus
     )
     spec.with_(workers=args.workers[0]).validate()  # fail on a bad combination before any run
-    load = LoadPlan(
-        path=args.path,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        duration=args.duration,
-        warmup=args.warmup,
-        cpus=args.load_cpus,
-    )
+    load = spec_from_args(args)
     df = sweep(spec, "workers", args.workers, load=load, repeats=args.repeats, observe=args.observe)
     path = save_results(df, args.out)
     table = summarize(df, "workers")
@@ -71,15 +69,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--app", default="flask")
     p.add_argument("--worker-class", choices=WORKER_CLASSES, default=None)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--path", default="/work?units=5", help="the endpoint to load (default /work?units=5)")
     p.add_argument("--workers", type=_ints, default=[1, 2, 4], help="worker counts, e.g. 1,2,4,8")
-    p.add_argument("--cpus", type=_cpus, default=None, help="pin the server to these CPUs, e.g. 0 or 0-3")
-    p.add_argument("--load-cpus", type=_cpus, default=None, help="pin the load generator to these CPUs")
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--concurrency", type=int, help="closed loop: this many connections")
-    mode.add_argument("--rate", type=float, help="open loop: this many requests per second")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds measured per point")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per point (not measured)")
+    p.add_argument("--cpus", type=_cpus, metavar="LIST", help="pin the server to these CPUs, e.g. 0 or 0-3")
+    add_load_options(p, path_default="/work?units=5")
     p.add_argument("--repeats", type=int, default=1, help="runs per point; the median is reported")
     p.add_argument("--observe", action="store_true", help="also record server CPU, memory and context switches")
     p.add_argument("--out", required=True, help="results file (.csv or .json)")

@@ -6,7 +6,7 @@ RSS), context switches per second, and how many workers uvicorn's supervisor kil
 replaced because they missed its health-check ping (``health_kills``, from the server's log).
 
 >>> df = crowd(ServerSpec(server="gunicorn", app="flask", preload=True, cpus=(0,)),
-...            [1, 4, 16], LoadPlan(path="/work?units=1", concurrency=64, duration=3))  # doctest: +SKIP
+...            [1, 4, 16], LoadSpec(path="/work?units=1", concurrency=64, duration=3))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from typing import Any
 import pandas as pd
 
 from servelab.errors import ServelabError
-from servelab.experiments.sweep import LoadPlan, measure
+from servelab.experiments.sweep import measure
 from servelab.host.environment import environment_stamp
-from servelab.measure.observer import memory_snapshot
+from servelab.load import LoadSpec
+from servelab.measure.memory import memory_snapshot
 from servelab.servers import ServerSpec, launch
 
-__all__ = ["HEALTH_KILL", "count_health_kills", "crowd", "plot_crowding"]
+__all__ = ["HEALTH_KILL", "count_health_kills", "crowd"]
 
 # uvicorn's supervisor logs "Child process [PID] died" when it kills a worker that did not
 # answer its ping within --timeout-worker-healthcheck (or that exited) and starts another.
@@ -43,7 +44,7 @@ def count_health_kills(log: str) -> int:
 def crowd(
     spec: ServerSpec,
     counts: Sequence[int],
-    load: LoadPlan,
+    load: LoadSpec,
     *,
     progress: bool = True,
     description: str | None = None,
@@ -62,7 +63,7 @@ def crowd(
             try:
                 with launch(point) as server:
                     ready = server.ready_after_s
-                    idle = memory_snapshot(server)
+                    idle = memory_snapshot(server).total()
                     row = measure(server, load, observe=True)
                     row.pop("_result", None)
                     kills = count_health_kills(server.log())
@@ -77,9 +78,9 @@ def crowd(
                     **row,
                     "ok": bool(row.get("ok", True)) and alive,
                     "ready_s": ready,
-                    "uss_mib": _mib(row.get("server_uss_peak_bytes") or idle["uss_bytes"]),
-                    "pss_mib": _mib(row.get("server_pss_peak_bytes") or idle["pss_bytes"]),
-                    "rss_mib": _mib(row.get("server_rss_peak_bytes") or idle["rss_bytes"]),
+                    "uss_mib": _mib(row.get("server_uss_peak_bytes") or idle.uss_bytes),
+                    "pss_mib": _mib(row.get("server_pss_peak_bytes") or idle.pss_bytes),
+                    "rss_mib": _mib(row.get("server_rss_peak_bytes") or idle.rss_bytes),
                     "ctx_involuntary_per_s": row.get("server_ctx_involuntary_per_s"),
                     "ctx_voluntary_per_s": row.get("server_ctx_voluntary_per_s"),
                     "health_kills": kills,
@@ -89,50 +90,9 @@ def crowd(
     df = pd.DataFrame(rows)
     df.attrs["stamp"] = environment_stamp().as_dict()
     df.attrs["spec"] = asdict(spec)
-    df.attrs["load"] = asdict(load)
+    df.attrs["load"] = load.to_dict()
     return df
 
 
 def _mib(value: Any) -> float:
     return float(value) / 2**20 if value is not None else float("nan")
-
-
-_PANELS = (
-    ("throughput_rps", "throughput (req/s)", False),
-    ("p99_ms", "p99 latency (ms), log scale", True),
-    ("uss_mib", "memory: USS (solid) and RSS (dotted) (MiB)", False),
-    ("ctx_involuntary_per_s", "involuntary context switches (/s)", False),
-    ("ready_s", "time to first response (s)", False),
-)
-
-
-def plot_crowding(df: pd.DataFrame, title: str = "Many workers on one CPU") -> Any:
-    """Five panels against worker count, one line per ``label``: throughput, p99, memory,
-    context switches, start-up time. Returns a matplotlib Figure with the environment stamp."""
-    from matplotlib.figure import Figure
-
-    from servelab.plots.sweeps import stamp_figure
-
-    fig = Figure(figsize=(11, 6.5), layout="constrained")
-    axes = fig.subplots(2, 3).ravel()
-    good = df[df["ok"].astype(bool)] if "ok" in df else df
-    groups = list(good.groupby("label", sort=False)) if "label" in good else [("", good)]
-    for ax, (column, label, log) in zip(axes, _PANELS, strict=False):
-        for i, (name, g) in enumerate(groups):
-            g = g.sort_values("workers")
-            ax.plot(g["workers"], g[column], marker="o", color=f"C{i}", label=str(name))
-            if column == "uss_mib":
-                ax.plot(g["workers"], g["rss_mib"], linestyle=":", color=f"C{i}")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("workers on one CPU (log scale)")
-        ax.set_ylabel(label)
-        if log:
-            ax.set_yscale("log")
-        else:
-            ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize="small")
-    axes[-1].axis("off")
-    fig.suptitle(title)
-    stamp_figure(fig, df.attrs.get("stamp"))
-    return fig

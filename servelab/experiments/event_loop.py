@@ -2,7 +2,7 @@
 
 * :func:`compare_loops` serves the same app with each event loop and HTTP parser uvicorn
   offers (``--loop asyncio|uvloop``, ``--http h11|httptools``) and measures each, repeats
-  interleaved so a noisy moment does not favour one choice; :func:`plot_loops` draws it.
+  interleaved so a noisy moment does not favour one choice; :func:`servelab.plots.plot_loops` draws it.
 * bursts of requests sent at the same moment come from :func:`servelab.load.burst.burst`.
 * :func:`probe_while_busy` times a quick request alone, then again while a slow request holds
   the worker: on an event loop that the slow request blocks, the quick one waits for it.
@@ -24,21 +24,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from servelab.load import run_load
 from servelab.servers import Server, launch
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_CHOICES",
     "Probe",
     "compare_loops",
     "loop_speedup",
-    "plot_loops",
     "probe_while_busy",
     "uvicorn_auto_choice",
 ]
@@ -204,35 +200,3 @@ def loop_speedup(
     good = df[(df["app"] == app) & df["ok"].astype(bool)]
     medians = good.groupby("label")["throughput_rps"].median()
     return float(medians[_label(*of)] / medians[_label(*over)])
-
-
-def plot_loops(df: pd.DataFrame, title: str | None = None) -> Figure:
-    """Throughput (req/s) of each loop + parser choice, one group of bars per app.
-
-    Bars are medians over repeats; the whiskers span the lowest to the highest run.
-    """
-    from matplotlib.figure import Figure
-
-    from servelab.plots.sweeps import stamp_figure
-
-    good = df[df["ok"].astype(bool)]
-    labels = list(dict.fromkeys(df["label"]))
-    apps = list(dict.fromkeys(df["app"]))
-    fig = Figure(figsize=(8.0, 4.5), layout="constrained")
-    axes = fig.subplots(1, len(apps), squeeze=False)[0]
-    for ax, app in zip(axes, apps, strict=True):
-        stats = good[good["app"] == app].groupby("label")["throughput_rps"].agg(["median", "min", "max"])
-        stats = stats.reindex(labels)
-        x = np.arange(len(labels))
-        med = stats["median"].to_numpy(dtype=float)
-        err = np.vstack([med - stats["min"].to_numpy(dtype=float), stats["max"].to_numpy(dtype=float) - med])
-        ax.bar(x, med, yerr=err, capsize=4, color=[f"C{i}" for i in range(len(labels))])
-        ax.set_xticks(x, [lbl.replace(" + ", "\n+ ") for lbl in labels], fontsize="small")
-        ax.set_title(f"app {app!r}")
-        ax.set_xlabel("uvicorn --loop + --http")
-        ax.set_ylabel("throughput (req/s)")
-        ax.set_ylim(bottom=0)
-        ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle(title or "One uvicorn worker, same app, same CPU: event loop and HTTP parser")
-    stamp_figure(fig, df.attrs.get("stamp"))
-    return fig

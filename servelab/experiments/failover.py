@@ -3,7 +3,7 @@
 :func:`measure_failover` sends open-loop load through nginx (requests leave on schedule, so the
 failure is sampled as densely as the calm), SIGKILLs one upstream's master and workers partway
 through the measured window, and reads nginx's access log back: for every request, which
-upstream(s) nginx tried and what happened. :func:`plot_failover` draws it over time.
+upstream(s) nginx tried and what happened. :func:`servelab.plots.plot_failover` draws it over time.
 
 >>> with launch_stack(upstreams=2) as stack:                      # doctest: +SKIP
 ...     result = measure_failover(stack, victim=0, rate=200, duration=3)
@@ -13,23 +13,20 @@ upstream(s) nginx tried and what happened. :func:`plot_failover` draws it over t
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from servelab.load import LoadResult, run_load
+from servelab.load import LoadResult, LoadSpec, start_load
 from servelab.stack.nginx_spec import LOAD_AGENT, AccessRecord
 from servelab.stack.stack import Stack
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
-__all__ = ["FailoverResult", "measure_failover", "plot_failover"]
+__all__ = ["FailoverResult", "measure_failover"]
 
-_STARTUP_S = 30.0
 # What happened to each request, as frame() and plot_failover() name it.
 SURVIVOR = "served by a survivor"
 VICTIM = "served by the victim (killed at 0 s)"
@@ -183,31 +180,16 @@ def measure_failover(
     nginx = stack.nginx
     pids = {nginx.spec.upstreams[i]: tuple(stack.worker_pids(i)) for i in range(len(stack.upstreams))}
     started = time.time()
+    spec = LoadSpec(
+        rate=rate, duration=duration, warmup=warmup, path=path,
+        cpus=tuple(cpus) if cpus is not None else None, keep_samples=True,
+    )
     killed: list[float] = []
-    done = threading.Event()
-
-    def kill_when_due() -> None:
-        # The generator takes a moment to start; the first request it sends starts the clock.
-        log = nginx.access_log_path
-        size = log.stat().st_size if log.exists() else 0
-        deadline = time.monotonic() + _STARTUP_S
-        while not done.is_set() and time.monotonic() < deadline:
-            if log.exists() and log.stat().st_size > size:
-                break
-            time.sleep(0.005)
-        else:
-            return
-        if done.wait(warmup + at):
-            return
-        killed.extend(stack.crash_upstream(victim))
-
-    killer = threading.Thread(target=kill_when_due, name="servelab-failover", daemon=True)
-    killer.start()
-    try:
-        load = run_load(nginx.url, rate=rate, duration=duration, warmup=warmup, path=path, cpus=cpus, keep_samples=True)
-    finally:
-        done.set()
-        killer.join(timeout=5)
+    with start_load(nginx.url, spec) as run:
+        # Timed from the generator's own report of when its measured window opened.
+        if run.wait_until(at):
+            killed.extend(stack.crash_upstream(victim))
+        load = run.result()
     records = [r for r in nginx.access_log(since=started) if r.user_agent.startswith(LOAD_AGENT)]
     addresses = nginx.spec.upstreams
     return FailoverResult(
@@ -221,42 +203,3 @@ def measure_failover(
         fail_timeout_s=nginx.spec.fail_timeout_s,
         worker_pids=pids,
     )
-
-
-_COLOURS = {
-    SURVIVOR: "tab:blue",
-    VICTIM: "tab:grey",
-    RETRIED: "tab:orange",
-    FAILED: "tab:red",
-}
-
-
-def plot_failover(result: FailoverResult, bin_s: float = 0.1, title: str | None = None) -> Figure:
-    """Requests per time bin around the crash, by outcome; the kill is the line at 0 s."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    from servelab.plots.sweeps import stamp_figure
-
-    df = result.frame()
-    fig = Figure(figsize=(8.5, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    if not df.empty:
-        lo, hi = float(df.t_s.min()), float(df.t_s.max())
-        edges = np.arange(np.floor(lo / bin_s) * bin_s, hi + bin_s, bin_s)
-        bottom = np.zeros(len(edges) - 1)
-        for outcome, colour in _COLOURS.items():
-            counts, _ = np.histogram(df.t_s[df.outcome == outcome], bins=edges)
-            if counts.any():
-                ax.bar(edges[:-1], counts, width=bin_s, align="edge", bottom=bottom, color=colour, label=outcome)
-                bottom += counts
-    if result.killed_at is not None:
-        ax.axvline(0, color="black", linestyle="--", linewidth=1, label="upstream killed")
-    ax.set_xlabel("time from the kill (s)" if result.killed_at is not None else "time (s)")
-    ax.set_ylabel(f"requests per {bin_s * 1000:g} ms")
-    ax.set_ylim(0, max(1.0, ax.get_ylim()[1]) * 1.35)  # room for the legend above the bars
-    ax.legend(loc="upper center", ncols=3, fontsize="small")
-    ax.set_title(title or f"nginx around an upstream crash (proxy_next_upstream {result.next_upstream})")
-    ax.grid(True, axis="y", alpha=0.3)
-    stamp_figure(fig)
-    return fig

@@ -3,13 +3,13 @@
 A process manager earns its keep when something goes wrong. These experiments make it go
 wrong while real load runs, and measure what a user would have seen::
 
-    from servelab.experiments import LoadPlan
     from servelab.experiments.failures import kill_under_load
+    from servelab.load import LoadSpec
     from servelab.servers import ServerSpec
 
     report = kill_under_load(
         ServerSpec(server="gunicorn", app="flask", workers=2, cpus=(0,)),
-        LoadPlan(path="/sleep?ms=20", rate=100, duration=4, cpus=(1,)),
+        LoadSpec(path="/sleep?ms=20", rate=100, duration=4, cpus=(1,)),
         kill_at_s=1.5,
     )
     print(report.summary())   # failed requests, time until the new worker answered
@@ -17,20 +17,16 @@ wrong while real load runs, and measure what a user would have seen::
 
 from __future__ import annotations
 
-import http.client
-import threading
 import time
 from dataclasses import dataclass
 
-from servelab.experiments.sweep import LoadPlan
-from servelab.load import LoadResult, LoadSamples
+from servelab.errors import LoadError, SpecError
+from servelab.load import LoadResult, LoadSamples, LoadSpec, start_load
 from servelab.servers import Server, ServerSpec, launch
 
 __all__ = ["BootFailure", "FailureReport", "HangReport", "boot_failure", "hang_past_timeout", "kill_under_load"]
 
 _POLL_S = 0.01
-# How long to wait for the generator to connect before giving up on killing in its window.
-_GENERATOR_START_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class FailureReport:
 
 def kill_under_load(
     spec: ServerSpec,
-    load: LoadPlan,
+    load: LoadSpec,
     kill_at_s: float,
     *,
     recovery_timeout_s: float | None = None,
@@ -114,24 +110,23 @@ def kill_under_load(
     rest of the run, at least 20 s). Every process is stopped before this returns.
     """
     if load.rate is None:
-        raise ValueError("kill_under_load needs an open-loop LoadPlan: give rate=R, not concurrency")
-    if not 0 < kill_at_s < load.duration:
-        raise ValueError(f"kill_at_s must fall inside the run (0 < kill_at_s < {load.duration:g}), got {kill_at_s:g}")
-    recovery_timeout = recovery_timeout_s if recovery_timeout_s is not None else max(load.duration - kill_at_s, 20.0)
-    with launch(spec) as server:
-        loader = _LoadThread(server, load)
-        loader.start()
-        try:
-            window_start = _wait_for_window(loader, load)
-            _sleep_until(window_start + kill_at_s)
-            old = set(server.worker_pids())
-            killed_at = time.perf_counter()
-            killed = server.kill_worker()
-            new_pids, new_after, answered_after = _watch_recovery(server, old, killed_at, recovery_timeout)
-            result = loader.join(load)
-            alive = server.running() and bool(server.worker_pids())
-        finally:
-            loader.join(load, quiet=True)
+        raise SpecError("kill_under_load needs an open-loop LoadSpec: give rate=R, not concurrency")
+    duration = load.duration
+    if duration is None:
+        raise SpecError("kill_under_load needs a run of fixed length: give duration=S")
+    if not 0 < kill_at_s < duration:
+        raise SpecError(f"kill_at_s must fall inside the run (0 < kill_at_s < {duration:g}), got {kill_at_s:g}")
+    load = load.with_(keep_samples=True).validate()
+    recovery_timeout = recovery_timeout_s if recovery_timeout_s is not None else max(duration - kill_at_s, 20.0)
+    with launch(spec) as server, start_load(server.url, load) as run:
+        if not run.wait_until(kill_at_s):
+            raise LoadError(f"the load run ended before {kill_at_s:g} s into it: nothing was killed")
+        old = set(server.worker_pids())
+        killed_at = time.perf_counter()
+        killed = server.kill_worker()
+        new_pids, new_after, answered_after = _watch_recovery(server, old, killed_at, recovery_timeout)
+        result = run.result()
+        alive = server.running() and bool(server.worker_pids())
     start = result.window_start_clock_s
     kill_at = killed_at - start if start is not None else kill_at_s
     return FailureReport(
@@ -144,66 +139,6 @@ def kill_under_load(
         answered_after_s=answered_after,
         server_alive_after=alive,
     )
-
-
-class _LoadThread:
-    """``run_load`` in a thread (it waits on its own generator process), result kept."""
-
-    def __init__(self, server: Server, load: LoadPlan) -> None:
-        self.result: LoadResult | None = None
-        self.error: BaseException | None = None
-        self.started_at = time.perf_counter()
-        self._thread = threading.Thread(target=self._run, args=(server, load), daemon=True)
-
-    def _run(self, server: Server, load: LoadPlan) -> None:
-        try:
-            self.result = load.run(server.url, keep_samples=True)
-        except BaseException as exc:  # handed to the caller's thread in join()
-            self.error = exc
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, load: LoadPlan, quiet: bool = False) -> LoadResult:
-        self._thread.join(timeout=load.warmup + load.duration + load.timeout + _GENERATOR_START_S + 5)
-        if quiet:
-            return self.result  # type: ignore[return-value]
-        if self.error is not None:
-            raise self.error
-        if self.result is None:
-            raise RuntimeError("the load run did not finish in time")
-        return self.result
-
-
-def _wait_for_window(loader: _LoadThread, load: LoadPlan) -> float:
-    """When the generator's measured window starts, on this process's ``perf_counter``.
-
-    The generator connects, then starts its clock and warms up for ``load.warmup`` seconds; its
-    first connection is the sign it has started. ``perf_counter`` is the system-wide monotonic
-    clock on Linux and macOS, so the generator's own report lines up with it afterwards.
-    """
-    import psutil
-
-    me = psutil.Process()
-    deadline = time.perf_counter() + _GENERATOR_START_S
-    while time.perf_counter() < deadline and loader.alive():
-        for child in me.children():
-            try:
-                if "servelab.load.worker" in " ".join(child.cmdline()) and child.net_connections(kind="tcp"):
-                    return time.perf_counter() + load.warmup
-            except psutil.Error:
-                continue
-        time.sleep(_POLL_S)
-    raise RuntimeError("the load generator did not start sending within 30 s")
-
-
-def _sleep_until(when: float) -> None:
-    delay = when - time.perf_counter()
-    if delay > 0:
-        time.sleep(delay)
 
 
 def _watch_recovery(
@@ -233,7 +168,7 @@ def _probe(server: Server) -> int | None:
     """The pid of the worker that answers one request (None if none answered)."""
     try:
         return server.get("/", timeout=1.0).worker_pid
-    except (OSError, http.client.HTTPException):
+    except OSError:
         return None
 
 
@@ -277,7 +212,7 @@ def hang_past_timeout(spec: ServerSpec, hang_ms: int) -> HangReport:
         try:
             reply = server.get(f"/sleep?ms={hang_ms}", timeout=hang_ms / 1000 + 10)
             outcome = f"reply {reply.status}"
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             outcome = f"{type(exc).__name__} (no reply)"
         waited = time.perf_counter() - began
         new = tuple(server.wait_for_workers(1, timeout=30, replacing=old))
@@ -309,8 +244,8 @@ def boot_failure(app: str = "servelab_no_such_module:app", *, workers: int = 2, 
     halts the whole server instead of being restarted forever.
     """
     from servelab.processes import spawn
+    from servelab.servers import find_free_port
     from servelab.servers.commands import command_for
-    from servelab.servers.launcher import find_free_port
 
     spec = ServerSpec(server="gunicorn", app=app, interface="wsgi", workers=workers).validate()
     began = time.perf_counter()

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from servelab.host.cpus import memory_info
+from servelab.measure.memory import memory_snapshot
 from servelab.servers import ServerSpec, launch
 
 __all__ = [
@@ -163,14 +164,15 @@ class WorkerMemory:
     """Memory of one worker and of the process above the workers, measured on a live server."""
 
     uss_bytes: int  # median over workers: memory only that worker holds
-    pss_bytes: int  # its share of pages shared with others (forked workers share many)
+    pss_bytes: int | None  # its share of pages shared with others (None: no PSS on this OS, not Linux)
     rss_bytes: int  # every page it maps, shared ones counted again in each worker
     master_uss_bytes: int  # the master or supervisor (0 when there is none)
     workers: int
 
     def describe(self) -> str:
+        pss = f"{self.pss_bytes / _MIB:,.0f} MiB" if self.pss_bytes is not None else "n/a (not Linux)"
         return (
-            f"one worker: USS {self.uss_bytes / _MIB:,.0f} MiB, PSS {self.pss_bytes / _MIB:,.0f} MiB, "
+            f"one worker: USS {self.uss_bytes / _MIB:,.0f} MiB, PSS {pss}, "
             f"RSS {self.rss_bytes / _MIB:,.0f} MiB; master {self.master_uss_bytes / _MIB:,.0f} MiB USS"
         )
 
@@ -183,33 +185,18 @@ def measure_worker_memory(spec: ServerSpec, workers: int = 2, warm_requests: int
     """
     import statistics
 
-    import psutil
-
     with launch(spec.with_(workers=workers)) as server:
         for _ in range(warm_requests):
             server.get("/")
-        worker_pids = set(server.worker_pids())
-        uss: list[int] = []
-        pss: list[int] = []
-        rss: list[int] = []
-        master = 0
-        for proc in server.processes():
-            try:
-                full = proc.memory_full_info()
-            except psutil.Error:
-                continue
-            if proc.pid in worker_pids:
-                uss.append(full.uss)
-                pss.append(getattr(full, "pss", full.uss))
-                rss.append(full.rss)
-            elif proc.pid == server.master_pid:
-                master = full.uss
-    if not uss:
+        snapshot = memory_snapshot(server)
+    measured = snapshot.of("worker")
+    if not measured:
         raise RuntimeError(f"{spec.describe()}: no worker could be measured")
+    pss = [w.pss_bytes for w in measured]
     return WorkerMemory(
-        uss_bytes=int(statistics.median(uss)),
-        pss_bytes=int(statistics.median(pss)),
-        rss_bytes=int(statistics.median(rss)),
-        master_uss_bytes=int(master),
-        workers=len(uss),
+        uss_bytes=int(statistics.median(w.uss_bytes for w in measured)),
+        pss_bytes=None if None in pss else int(statistics.median(p for p in pss if p is not None)),
+        rss_bytes=int(statistics.median(w.rss_bytes for w in measured)),
+        master_uss_bytes=snapshot.total("master").uss_bytes,
+        workers=len(measured),
     )

@@ -2,7 +2,7 @@
 
 >>> from servelab.servers import ServerSpec
 >>> df = sweep(ServerSpec(server="gunicorn", app="flask"), "workers", [1, 2, 4],
-...            load=LoadPlan(path="/work?units=5", concurrency=8, duration=3))   # doctest: +SKIP
+...            load=LoadSpec(path="/work?units=5", concurrency=8, duration=3))   # doctest: +SKIP
 >>> summarize(df, "workers")[["workers", "throughput_rps", "p99_ms"]]          # doctest: +SKIP
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,52 +19,22 @@ import pandas as pd
 
 from servelab.errors import LoadError, ServelabError
 from servelab.host.environment import environment_stamp
-from servelab.load import LoadResult, run_load
+from servelab.load import LoadResult, LoadSpec, run_load
 from servelab.measure.observer import Observer
 from servelab.servers import Server, ServerSpec, launch
 
-__all__ = ["LoadPlan", "load_results", "measure", "save_results", "summarize", "sweep"]
+__all__ = ["load_results", "measure", "save_results", "summarize", "sweep"]
 
 _SPEC_FIELDS = {f.name for f in fields(ServerSpec)}
 
 
-@dataclass(frozen=True)
-class LoadPlan:
-    """The load driven at each point of a sweep (one of ``concurrency`` or ``rate``)."""
-
-    path: str = "/"
-    concurrency: int | None = None
-    rate: float | None = None
-    duration: float = 5.0
-    warmup: float = 1.0
-    timeout: float = 10.0
-    cpus: tuple[int, ...] | None = None  # the generator's CPUs
-
-    def with_(self, **changes: Any) -> LoadPlan:
-        return replace(self, **changes)
-
-    def run(self, url: str, *, keep_samples: bool = False) -> LoadResult:
-        """Drive this load at ``url`` (one :func:`servelab.load.run_load` call)."""
-        return run_load(
-            url,
-            path=self.path,
-            concurrency=self.concurrency,
-            rate=self.rate,
-            duration=self.duration,
-            warmup=self.warmup,
-            timeout=self.timeout,
-            cpus=self.cpus,
-            keep_samples=keep_samples,
-        )
-
-
-def measure(server: Server, load: LoadPlan, *, observe: bool = False, keep_samples: bool = False) -> dict[str, Any]:
+def measure(server: Server, load: LoadSpec, *, observe: bool = False) -> dict[str, Any]:
     """Drive ``load`` at a running server; one flat row of results (and the raw result)."""
     observer = Observer(server, interval_s=0.25, memory_every=4) if observe else None
     if observer is not None:
         observer.start()
     try:
-        result = load.run(server.url, keep_samples=keep_samples)
+        result = run_load(server.url, load)
     finally:
         if observer is not None:
             observer.stop()
@@ -111,7 +81,7 @@ def sweep(
     vary: str,
     values: Sequence[Any],
     *,
-    load: LoadPlan,
+    load: LoadSpec,
     repeats: int = 1,
     interleave: bool = False,
     observe: bool = False,
@@ -119,7 +89,7 @@ def sweep(
     description: str | None = None,
     ready_timeout: float | None = None,
 ) -> pd.DataFrame:
-    """Measure ``spec`` at each of ``values`` of ``vary`` (a ServerSpec or LoadPlan field).
+    """Measure ``spec`` at each of ``values`` of ``vary`` (a ServerSpec or LoadSpec field).
 
     One server is launched per value (``vary`` is a server field) or one for the whole sweep
     (a load field, e.g. ``rate`` for a latency-vs-load curve); each point is measured
@@ -132,12 +102,14 @@ def sweep(
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
-    if vary not in _SPEC_FIELDS and vary not in {f.name for f in fields(LoadPlan)}:
+    if vary not in _SPEC_FIELDS and vary not in {f.name for f in fields(LoadSpec)}:
         raise ValueError(f"cannot vary {vary!r}: choose a server field (workers, worker_class, cpus…) or a load field")
     on_server = vary in _SPEC_FIELDS
     points = [
         (spec.with_(**{vary: value}), load) if on_server else (spec, load.with_(**{vary: value})) for value in values
     ]
+    for _, point_load in points:
+        point_load.validate()  # a load that cannot work fails now, before any server starts
     order = (
         [(i, r) for r in range(repeats) for i in range(len(points))]
         if interleave
@@ -188,18 +160,18 @@ def sweep(
     df = pd.DataFrame([row for _, row in rows])
     df.attrs["stamp"] = environment_stamp().as_dict()
     df.attrs["spec"] = asdict(spec)
-    df.attrs["load"] = asdict(load)
+    df.attrs["load"] = load.to_dict()
     return df
 
 
-def _describe(spec: ServerSpec, load: LoadPlan) -> dict[str, Any]:
+def _describe(spec: ServerSpec, load: LoadSpec) -> dict[str, Any]:
     return {
         "server": spec.server,
         "app": spec.app,
         "worker_class": spec.worker_class_name,
         "server_cpus": ",".join(map(str, spec.cpus)) if spec.cpus else "",
         "load_cpus": ",".join(map(str, load.cpus)) if load.cpus else "",
-        "path": load.path,
+        "path": load.path or "/",
         "concurrency": load.concurrency,
         "offered_rps": load.rate,
     }

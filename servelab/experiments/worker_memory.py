@@ -14,54 +14,35 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
+from servelab.measure.memory import ServerMemory, memory_snapshot
 from servelab.servers import Server, ServerSpec, launch
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
-__all__ = ["compare_memory", "memory_by_process", "plot_memory"]
+__all__ = ["compare_memory", "memory_by_process"]
 
 _MIB = 2**20
-_MEASURES = (
-    ("rss_mib", "RSS (counts shared pages per process)"),
-    ("pss_mib", "PSS (shared pages split)"),
-    ("uss_mib", "USS (private pages only)"),
-)
 
 
 def memory_by_process(server: Server) -> pd.DataFrame:
     """One row per live process of ``server``: ``pid``, ``role``, ``rss_mib``, ``uss_mib``, ``pss_mib``.
 
-    ``role`` is ``master``, ``worker`` or ``other`` (a helper such as multiprocessing's
-    resource tracker). PSS needs Linux; elsewhere it is missing (NaN).
+    ``role`` is ``master``, ``worker`` or ``helper`` (such as multiprocessing's resource
+    tracker), as :func:`servelab.measure.process_roles` says. PSS needs Linux; elsewhere it is
+    missing (NaN).
     """
-    import pandas as pd
+    return _in_mib(memory_snapshot(server))
 
-    workers = set(server.worker_pids())
-    master = server.master_pid
-    rows: list[dict[str, Any]] = []
-    for proc in server.processes():
-        with contextlib.suppress(psutil.Error):
-            full = proc.memory_full_info()
-            role = "master" if proc.pid == master else "worker" if proc.pid in workers else "other"
-            pss = getattr(full, "pss", None)
-            rows.append(
-                {
-                    "pid": proc.pid,
-                    "role": role,
-                    "rss_mib": full.rss / _MIB,
-                    "uss_mib": full.uss / _MIB,
-                    "pss_mib": pss / _MIB if pss is not None else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows, columns=["pid", "role", "rss_mib", "uss_mib", "pss_mib"])
+
+def _in_mib(snapshot: ServerMemory) -> pd.DataFrame:
+    table = snapshot.frame()
+    for measure in ("rss", "uss", "pss"):
+        table[f"{measure}_mib"] = table.pop(f"{measure}_bytes") / _MIB
+    return table
 
 
 def compare_memory(specs: Mapping[str, ServerSpec], *, warm_requests: int = 20, progress: bool = True) -> pd.DataFrame:
@@ -83,46 +64,22 @@ def compare_memory(specs: Mapping[str, ServerSpec], *, warm_requests: int = 20, 
         with launch(spec) as server:
             for _ in range(warm_requests):
                 server.get("/")
-            table = memory_by_process(server)
+            snapshot = memory_snapshot(server)
+        table = _in_mib(snapshot)
         by_process[label] = [{str(k): v for k, v in r.items()} for r in table.to_dict("records")]
-        totals = table[["rss_mib", "uss_mib", "pss_mib"]].sum()
+        total = snapshot.total()
         rows.append(
             {
                 "label": label,
                 "workers": spec.workers,
-                "processes": len(table),
-                "rss_mib": float(totals["rss_mib"]),
-                "uss_mib": float(totals["uss_mib"]),
-                "pss_mib": float(totals["pss_mib"]),
-                "rss_over_pss": float(totals["rss_mib"] / totals["pss_mib"]) if totals["pss_mib"] else float("nan"),
+                "processes": total.processes,
+                "rss_mib": total.rss_bytes / _MIB,
+                "uss_mib": total.uss_bytes / _MIB,
+                "pss_mib": total.pss_bytes / _MIB if total.pss_bytes is not None else float("nan"),
+                "rss_over_pss": total.rss_bytes / total.pss_bytes if total.pss_bytes else float("nan"),
             }
         )
     df = pd.DataFrame(rows)
     df.attrs["stamp"] = environment_stamp().as_dict()
     df.attrs["by_process"] = by_process
     return df
-
-
-def plot_memory(df: pd.DataFrame, title: str | None = None) -> Figure:
-    """Total RSS, PSS and USS (MiB) of each server in ``df`` (from :func:`compare_memory`)."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    from servelab.plots.sweeps import stamp_figure
-
-    fig = Figure(figsize=(8.0, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(len(df))
-    width = 0.27
-    for i, (column, name) in enumerate(_MEASURES):
-        bars = ax.bar(x + (i - 1) * width, df[column], width, label=name, color=f"C{i}")
-        ax.bar_label(bars, fmt="%.0f", fontsize="x-small")
-    ax.set_xticks(x, [str(v) for v in df["label"]], fontsize="small")
-    ax.set_xlabel("server (all its processes summed)")
-    ax.set_ylabel("memory (MiB)")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize="small")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.set_title(title or "Memory of the same app with the same workers, three ways of counting")
-    stamp_figure(fig, df.attrs.get("stamp"))
-    return fig

@@ -19,7 +19,7 @@ class ClosedLoop(Driver):
 
     async def run(self) -> None:
         self.begin(perf_counter())
-        for _ in range(self.cfg.max_connections):
+        for _ in range(self.spec.max_connections):
             self.connect()
         await self.wait()
 

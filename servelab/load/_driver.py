@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from time import perf_counter, process_time
 
-from servelab.load._config import LoadConfig
 from servelab.load._http import Connection
 from servelab.load._record import Recorder
+from servelab.load._target import Target
+from servelab.load.spec import LoadSpec
 
 __all__ = ["Driver"]
 
@@ -19,10 +21,19 @@ _BACKOFF_MAX_S = 0.1
 class Driver:
     """What both loops share: connections, the measured window, timeouts, the end."""
 
-    def __init__(self, cfg: LoadConfig, loop: asyncio.AbstractEventLoop) -> None:
-        self.cfg = cfg
+    def __init__(
+        self,
+        spec: LoadSpec,
+        target: Target,
+        loop: asyncio.AbstractEventLoop,
+        on_start: Callable[[float], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.target = target
         self.loop = loop
-        self.request = cfg.request_bytes
+        self.request = target.request_bytes
+        # Called once, with the window's start, when the first measured request is on its way.
+        self.on_start = on_start
         self.rec = Recorder()
         self.conns: set[Connection] = set()
         self.opening = 0
@@ -44,8 +55,8 @@ class Driver:
 
     def begin(self, t0: float) -> None:
         self.t0 = t0
-        self.window_start = self.rec.window_start = t0 + self.cfg.warmup
-        duration = self.cfg.duration
+        self.window_start = self.rec.window_start = t0 + self.spec.warmup
+        duration = self.spec.duration
         self.window_end = self.window_start + duration if duration is not None else math.inf
         self.loop.call_later(_HOUSEKEEPING_S, self._housekeeping)
         self.loop.call_later(max(0.0, self.window_start - perf_counter()), self._mark_cpu)
@@ -62,11 +73,14 @@ class Driver:
             self.stop(self.window_end)
             return False
         if start >= self.window_start:
-            limit = self.cfg.requests
+            limit = self.spec.requests
             if limit is not None and self.started >= limit:
                 self.stop(start)
                 return False
             self.started += 1
+            if self.started == 1 and self.on_start is not None:
+                # After the caller has sent it: "started" means the request is on the wire.
+                self.loop.call_soon(self.on_start, self.window_start)
         return True
 
     def stop(self, at: float) -> None:
@@ -88,15 +102,15 @@ class Driver:
 
     def _housekeeping(self) -> None:
         now = perf_counter()
-        limit = now - self.cfg.timeout
+        limit = now - self.spec.timeout
         for conn in [c for c in self.conns if c.busy and c.start < limit]:
             conn.abort("timeout")
         self.expire(limit)
         if now >= self.window_end:
             self.stop(self.window_end)
-        if now > self.t0 + self.cfg.deadline_s and not self.stopping:
+        if now > self.t0 + self.spec.deadline_s and not self.stopping:
             self.stop(now)  # the last resort that makes every run end by itself
-        if self.stopping and now > self.stopped_at + self.cfg.timeout + 1.0:
+        if self.stopping and now > self.stopped_at + self.spec.timeout + 1.0:
             # Anything still out now has outlived its own timeout check: give up on it.
             for conn in list(self.conns):
                 conn.abort("timeout")
@@ -125,11 +139,11 @@ class Driver:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self) -> None:
-        cfg = self.cfg
+        target = self.target
         try:
             await asyncio.wait_for(
-                self.loop.create_connection(lambda: Connection(self), cfg.host, cfg.port),
-                timeout=min(cfg.timeout, 5.0),
+                self.loop.create_connection(lambda: Connection(self), target.host, target.port),
+                timeout=min(self.spec.timeout, 5.0),
             )
         except (OSError, asyncio.TimeoutError):
             self.opening -= 1

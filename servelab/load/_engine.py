@@ -10,14 +10,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from servelab.load._closed import ClosedLoop
-from servelab.load._config import LoadConfig
 from servelab.load._open import OpenLoop
+from servelab.load._target import Target
+from servelab.load.spec import LoadSpec
 
 __all__ = ["ClosedLoop", "OpenLoop", "make_driver"]
 
 
-def make_driver(cfg: LoadConfig, loop: asyncio.AbstractEventLoop) -> ClosedLoop | OpenLoop:
-    """The driver for ``cfg``'s mode, ready to ``await driver.run()`` in ``loop``."""
-    return ClosedLoop(cfg, loop) if cfg.mode == "closed" else OpenLoop(cfg, loop)
+def make_driver(
+    spec: LoadSpec,
+    target: Target,
+    loop: asyncio.AbstractEventLoop,
+    on_start: Callable[[float], None] | None = None,
+) -> ClosedLoop | OpenLoop:
+    """The driver for ``spec``'s mode, ready to ``await driver.run()`` in ``loop``.
+
+    ``on_start(window_start)`` is called once, when the first measured request has been sent.
+    """
+    driver = ClosedLoop if spec.mode == "closed" else OpenLoop
+    return driver(spec, target, loop, on_start)

@@ -11,11 +11,13 @@ import contextlib
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from time import perf_counter
 
-from servelab.load._config import LoadConfig
 from servelab.load._driver import Driver
 from servelab.load._http import Connection
+from servelab.load._target import Target
+from servelab.load.spec import LoadSpec
 
 __all__ = ["OpenLoop"]
 
@@ -27,15 +29,21 @@ _SPIN_S = 0.0012
 class OpenLoop(Driver):
     """Requests due at a fixed (or Poisson) rate, sent on any free connection."""
 
-    def __init__(self, cfg: LoadConfig, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(cfg, loop)
-        assert cfg.rate is not None
-        self.period = 1.0 / cfg.rate
+    def __init__(
+        self,
+        spec: LoadSpec,
+        target: Target,
+        loop: asyncio.AbstractEventLoop,
+        on_start: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__(spec, target, loop, on_start)
+        assert spec.rate is not None
+        self.period = 1.0 / spec.rate
         self.idle: list[Connection] = []
         self.backlog: deque[float] = deque()  # intended times waiting for a connection
         self.index = 0
         self.next_at = math.inf
-        self.rng = random.Random(cfg.seed)
+        self.rng = random.Random(spec.seed)
         self._spin_from: float | None = None
 
     def pending(self) -> int:
@@ -43,7 +51,7 @@ class OpenLoop(Driver):
 
     async def run(self) -> None:
         # A few connections ready before t0; more open during warm-up as the rate needs them.
-        initial = min(self.cfg.max_connections, max(2, math.ceil(self.cfg.rate or 1) // 100))
+        initial = min(self.spec.max_connections, max(2, math.ceil(self.spec.rate or 1) // 100))
         for _ in range(initial):
             self.connect()
         with contextlib.suppress(asyncio.TimeoutError):
@@ -60,8 +68,8 @@ class OpenLoop(Driver):
 
     def _advance(self) -> None:
         self.index += 1
-        if self.cfg.poisson:
-            self.next_at += self.rng.expovariate(self.cfg.rate or 1.0)
+        if self.spec.arrivals == "poisson":
+            self.next_at += self.rng.expovariate(self.spec.rate or 1.0)
         else:
             # From t0 each time, not by adding periods: no rounding drift over a long run.
             self.next_at = self.t0 + self.index * self.period
@@ -98,7 +106,7 @@ class OpenLoop(Driver):
             conn.send(self.request, intended)
             return
         self.backlog.append(intended)
-        if len(self.conns) + self.opening < self.cfg.max_connections:
+        if len(self.conns) + self.opening < self.spec.max_connections:
             self.connect()
         elif not self.cap_hit and intended >= self.window_start:
             self.cap_hit = True
@@ -115,7 +123,7 @@ class OpenLoop(Driver):
     def lost(self, conn: Connection) -> None:
         with contextlib.suppress(ValueError):
             self.idle.remove(conn)
-        if self.backlog and len(self.conns) + self.opening < self.cfg.max_connections:
+        if self.backlog and len(self.conns) + self.opening < self.spec.max_connections:
             self.connect()
 
     def connect_failed(self, now: float) -> None:
@@ -127,7 +135,7 @@ class OpenLoop(Driver):
         self._maybe_finish()
 
     def _reconnect(self) -> None:
-        if self.backlog and len(self.conns) + self.opening < self.cfg.max_connections:
+        if self.backlog and len(self.conns) + self.opening < self.spec.max_connections:
             self.connect()
 
     def expire(self, limit: float) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from servelab.load._config import LoadConfig
 from servelab.load._engine import ClosedLoop, OpenLoop
+from servelab.load.spec import LoadSpec
 
 __all__ = ["BOTTLENECK_CPU_PERCENT", "LAG_LIMIT_MS", "summarize"]
 
@@ -29,26 +29,27 @@ def _percentiles(values_s: list[float], points: dict[str, float]) -> dict[str, f
     return out
 
 
-def summarize(cfg: LoadConfig, driver: ClosedLoop | OpenLoop) -> dict[str, Any]:
+def summarize(driver: ClosedLoop | OpenLoop) -> dict[str, Any]:
     """The result of a finished run as a JSON-able dict (environment added by the caller)."""
+    spec = driver.spec
     rec = driver.rec
     start = driver.window_start
     if driver.stopped_at < driver.window_end:
         # Stopped by the request count: the open loop's clock says when it stopped sending;
         # the closed loop's when its last reply came in.
-        end = driver.stopped_at if cfg.mode == "open" else max(driver.last_done, driver.stopped_at)
+        end = driver.stopped_at if spec.mode == "open" else max(driver.last_done, driver.stopped_at)
     else:
         end = driver.window_end
     duration = max(end - start, 1e-9)
     latency = _percentiles(rec.latency, {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9})
-    lag = _percentiles(rec.lag, {"p50": 50, "p99": 99}) if cfg.mode == "open" else None
+    lag = _percentiles(rec.lag, {"p50": 50, "p99": 99}) if spec.mode == "open" else None
     if lag is not None:
         lag.pop("mean")
     cpu_s = max(driver.cpu_end - driver.cpu_start, 0.0)
     spin_s = max(driver.spin_s - driver.spin_at_start, 0.0)
     result: dict[str, Any] = {
-        "mode": cfg.mode,
-        "url": cfg.url.rstrip("/") + cfg.target if cfg.path is not None else cfg.url,
+        "mode": spec.mode,
+        "url": driver.target.full_url,
         "requests": rec.requests,
         "ok": rec.ok,
         "errors": dict(rec.errors),
@@ -63,16 +64,16 @@ def summarize(cfg: LoadConfig, driver: ClosedLoop | OpenLoop) -> dict[str, Any]:
         "connections": {
             "opened": driver.connections_opened,
             "peak": driver.peak_connections,
-            "cap": cfg.max_connections,
+            "cap": spec.max_connections,
             "cap_hit": driver.cap_hit,
         },
-        "params": cfg.to_dict(),
+        "params": spec.to_dict(),
     }
-    result["warnings"] = warnings_for(cfg, result)
+    result["warnings"] = warnings_for(spec, result)
     return result
 
 
-def warnings_for(cfg: LoadConfig, r: dict[str, Any]) -> list[str]:
+def warnings_for(spec: LoadSpec, r: dict[str, Any]) -> list[str]:
     """Plain sentences: what makes this result doubtful, and what to do about it."""
     out: list[str] = []
     if r["requests"] == 0:
@@ -94,9 +95,9 @@ def warnings_for(cfg: LoadConfig, r: dict[str, Any]) -> list[str]:
             f"all {conns['cap']} connections were busy at times: requests waited for one (the "
             "wait counts in their latency); the server is overloaded, or raise connections="
         )
-    if cfg.rate is not None and r["requests"] and r["throughput_rps"] < RATE_SHORTFALL * cfg.rate:
+    if spec.rate is not None and r["requests"] and r["throughput_rps"] < RATE_SHORTFALL * spec.rate:
         out.append(
-            f"achieved {r['throughput_rps']:.0f} req/s of the {cfg.rate:g} asked: the server "
+            f"achieved {r['throughput_rps']:.0f} req/s of the {spec.rate:g} asked: the server "
             "did not keep up (see errors and latency)"
         )
     busy = r["generator_cpu_percent"] - r["generator_spin_percent"]

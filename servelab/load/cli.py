@@ -1,4 +1,4 @@
-"""``servelab load URL (--concurrency N | --rate R) ...``: the generator from a terminal.
+"""``servelab load URL (--concurrency N | --rate R) [--load-cpus LIST] ...``: the generator from a terminal.
 
 The main CLI adds this sub-command with :func:`add_parser`; ``python -m servelab.load.cli``
 runs it on its own.
@@ -11,12 +11,13 @@ import json
 import sys
 from typing import Any
 
-from servelab.errors import LoadError
+from servelab.errors import LoadError, SpecError
 from servelab.host.cpus import parse_cpu_list
 from servelab.load.result import LoadResult
 from servelab.load.runner import run_load
+from servelab.load.spec import ARRIVALS, LoadSpec
 
-__all__ = ["add_parser", "format_report", "handle", "main"]
+__all__ = ["add_load_options", "add_parser", "format_report", "handle", "main", "spec_from_args"]
 
 _DESCRIPTION = """\
 Send HTTP load to URL and report throughput and latency percentiles.
@@ -25,12 +26,17 @@ Open loop (--rate R): R requests per second on schedule; latency counts from whe
 should have left, so server stalls are not hidden (no coordinated omission)."""
 
 
-def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("url", help="where to send load, e.g. http://127.0.0.1:8000/")
+def add_load_options(parser: argparse.ArgumentParser, *, path_default: str | None = None) -> None:
+    """The options that make a :class:`LoadSpec`; ``servelab load`` and ``servelab sweep`` share them.
+
+    Read them back with :func:`spec_from_args`. ``--load-cpus`` pins the generator; ``--cpus``,
+    where a sub-command has it, is always the server's.
+    """
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("-c", "--concurrency", type=int, metavar="N", help="closed loop with N connections")
     mode.add_argument("-r", "--rate", type=float, metavar="R", help="open loop at R requests per second")
-    parser.add_argument("--poisson", action="store_true", help="open loop: random (Poisson) arrivals at mean rate R")
+    parser.add_argument("--arrivals", choices=ARRIVALS, default="even",
+                        help="open loop: 'even' gaps of 1/R s, or 'poisson' (random, mean 1/R s)")
     parser.add_argument("-d", "--duration", type=float, default=5.0, metavar="S",
                         help="measured seconds (default 5)")
     parser.add_argument("-n", "--requests", type=int, metavar="N", help="stop after N measured requests")
@@ -38,10 +44,31 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="seconds of load before measuring (default 1)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="per-request timeout in seconds (default 10)")
-    parser.add_argument("--cpus", metavar="LIST", help="pin the generator to these CPUs, e.g. 1 or 2-3")
-    parser.add_argument("--path", metavar="P", help="request this path instead of the URL's, e.g. /sleep?ms=50")
+    where = f" (default {path_default})" if path_default else ""
+    parser.add_argument("--path", default=path_default, metavar="P",
+                        help=f"request this path instead of the URL's, e.g. /sleep?ms=50{where}")
     parser.add_argument("--connections", type=int, metavar="N",
                         help="open loop: most connections to open (default 512)")
+    parser.add_argument("--load-cpus", metavar="LIST", help="pin the load generator to these CPUs, e.g. 1 or 2-3")
+
+
+def spec_from_args(args: argparse.Namespace) -> LoadSpec:
+    """The :class:`LoadSpec` the options of :func:`add_load_options` describe (validated).
+
+    Raises ``ValueError`` (one line, for the learner) for options that cannot work.
+    """
+    return LoadSpec(
+        concurrency=args.concurrency, rate=args.rate, arrivals=args.arrivals, duration=args.duration,
+        requests=args.requests, warmup=args.warmup, timeout=args.timeout, path=args.path,
+        connections=args.connections, cpus=parse_cpu_list(args.load_cpus) if args.load_cpus is not None else None,
+    ).validate()
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("url", help="where to send load, e.g. http://127.0.0.1:8000/")
+    add_load_options(parser)
+    # --cpus means the server's CPUs in every sub-command; this one starts no server.
+    parser.add_argument("--cpus", dest="server_cpus", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.set_defaults(handler=handle)
     return parser
@@ -59,12 +86,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def handle(args: argparse.Namespace) -> int:
     """Run the load the parsed ``args`` describe; print the result; return the exit status."""
     try:
-        cpus = parse_cpu_list(args.cpus) if args.cpus is not None else None
-        result = run_load(
-            args.url, concurrency=args.concurrency, rate=args.rate, poisson=args.poisson,
-            duration=args.duration, requests=args.requests, warmup=args.warmup,
-            timeout=args.timeout, cpus=cpus, path=args.path, connections=args.connections,
-        )
+        if args.server_cpus is not None:
+            raise SpecError(
+                "--cpus is the server's CPUs and servelab load starts no server: "
+                "pin the load generator with --load-cpus"
+            )
+        result = run_load(args.url, spec_from_args(args))
     except (ValueError, LoadError) as exc:
         # One line: the message's first line says what to do (a generator's log is for Python).
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -90,7 +117,7 @@ def _ms(values: dict[str, float] | None, names: tuple[str, ...]) -> str:
 def format_report(result: LoadResult) -> str:
     """The result as a few readable lines."""
     p = result.params
-    what = (f"open loop, {p.get('rate', 0):g} req/s{' (Poisson)' if p.get('poisson') else ''}"
+    what = (f"open loop, {p.get('rate', 0):g} req/s{' (Poisson)' if p.get('arrivals') == 'poisson' else ''}"
             if result.mode == "open" else f"closed loop, {p.get('concurrency')} connections")
     errors = ", ".join(f"{k} {n}" for k, n in result.errors.items() if n) or "none"
     lines = [

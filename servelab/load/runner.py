@@ -1,127 +1,223 @@
-"""The caller's side: start the generator process, wait for it, read its result, clean up."""
+"""The caller's side: start the generator process, know when its load is on, read its result.
+
+Two ways in:
+
+* :func:`run_load` runs and waits: ``result = run_load(url, concurrency=8, duration=3)``.
+* :func:`start_load` returns a :class:`LoadRun`, a handle on the run in progress, for doing
+  something *during* the load: kill a worker 1.5 s into the measured window, probe another
+  endpoint while a slow request is in flight::
+
+      with start_load(server.url, LoadSpec(rate=100, duration=4)) as run:
+          if run.wait_until(1.5):          # 1.5 s into the measured window
+              server.kill_worker()
+          result = run.result()
+
+**The start signal.** The generator says when its load is on: once the measured window has
+opened (after the warm-up) *and* its first measured request has been sent, it writes
+``started.json`` holding the window's start time (see :mod:`servelab.load.worker`).
+:meth:`LoadRun.wait_started` waits for that file against a deadline and fails at once if the
+generator exits first: a readiness check, not a sleep that hopes the load has begun. The time
+is on the system-wide monotonic clock, which is ``time.perf_counter`` in every process on Linux
+and macOS, so the caller can schedule against it.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from servelab.errors import LoadError
-from servelab.load._config import LoadConfig
+from servelab.load._target import Target
 from servelab.load.result import LoadResult
-from servelab.processes import spawn
+from servelab.load.spec import LoadSpec
+from servelab.load.worker import RESULT, RUN, STARTED
+from servelab.processes import ManagedProcess, spawn
 
-__all__ = ["LoadError", "run_load"]
+__all__ = ["LoadError", "LoadRun", "run_load", "start_load"]
 
 # Starting Python and importing numpy and uvloop, on a busy machine.
 _STARTUP_S = 60.0
-_POLL_S = 0.02
+_POLL_S = 0.005
 
 
+class LoadRun:
+    """A load run in progress, in a generator process of its own: see :func:`start_load`.
 
-def run_load(
-    url: str,
-    *,
-    concurrency: int | None = None,
-    rate: float | None = None,
-    poisson: bool = False,
-    duration: float | None = 5.0,
-    requests: int | None = None,
-    warmup: float = 1.0,
-    timeout: float = 10.0,
-    cpus: Iterable[int] | None = None,
-    path: str | None = None,
-    connections: int | None = None,
-    keep_samples: bool = False,
-) -> LoadResult:
+    Use it as a context manager: leaving the ``with`` block stops the generator if it is still
+    running and removes its files.
+    """
+
+    def __init__(self, url: str, spec: LoadSpec, workdir: Path, process: ManagedProcess) -> None:
+        self.url = url
+        self.spec = spec
+        self.process = process
+        self._workdir = workdir
+        self._began = time.monotonic()
+        self._window_start: float | None = None
+        self._result: LoadResult | None = None
+
+    def running(self) -> bool:
+        """Whether the generator is still running."""
+        return self.process.running()
+
+    @property
+    def window_start_s(self) -> float | None:
+        """When the measured window opened (``time.perf_counter`` clock); None until the load is on."""
+        if self._window_start is None:
+            try:
+                data = json.loads((self._workdir / STARTED).read_text())
+            except (OSError, ValueError):
+                return None
+            self._window_start = float(data["window_start_clock_s"])
+        return self._window_start
+
+    def wait_started(self, timeout: float | None = None) -> float:
+        """Wait until the measured load is on: the window has opened and its first request is sent.
+
+        Returns when the window opened, on ``time.perf_counter``'s clock. Raises
+        :class:`LoadError` if the generator ends without starting (its output says why) or
+        has not started within ``timeout`` seconds (default: start-up, warm-up and one
+        request timeout).
+        """
+        spec = self.spec
+        limit = timeout if timeout is not None else _STARTUP_S + spec.warmup + spec.timeout + 1.0
+        deadline = time.monotonic() + limit
+        while (start := self.window_start_s) is None:
+            if not self.running():
+                # It may have written the file just before exiting.
+                start = self.window_start_s
+                if start is not None:
+                    break
+                raise LoadError(f"the load generator ended before its load started; {self._why()}")
+            if time.monotonic() > deadline:
+                raise LoadError(f"the load generator did not start its load within {limit:.0f} s; {self._why()}")
+            time.sleep(_POLL_S)
+        return start
+
+    def wait_until(self, at_s: float) -> bool:
+        """Wait until ``at_s`` seconds into the measured window; False if the run ended before then."""
+        delay = self.wait_started() + at_s - time.perf_counter()
+        if delay > 0:
+            try:
+                self.process.popen.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                return True
+        return self.running()
+
+    def result(self) -> LoadResult:
+        """Wait for the run to end (it stops by itself) and return what it measured.
+
+        Raises :class:`LoadError` if the generator failed or overran its own deadline.
+        """
+        if self._result is not None:
+            return self._result
+        limit = self.spec.deadline_s + _STARTUP_S
+        deadline = self._began + limit
+        # Poll instead of one long wait(): Ctrl-C in a notebook lands here at once, and the
+        # caller's ``with`` block takes the generator down with it.
+        while self.running():
+            if time.monotonic() > deadline:
+                raise LoadError(f"the load generator did not finish within {limit:.0f} s; {self._why()}")
+            time.sleep(_POLL_S * 4)
+        self.process.stop(grace_s=1.0)
+        self._result = self._read_result()
+        return self._result
+
+    def stop(self) -> None:
+        """Stop the generator (if it still runs) and remove its files."""
+        try:
+            self.process.stop(grace_s=1.0)
+        finally:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> LoadRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _why(self) -> str:
+        try:
+            error = json.loads((self._workdir / RESULT).read_text()).get("error")
+        except (OSError, ValueError):
+            error = None
+        head = f"it failed: {error}" if error else "its output"
+        return f"{head}:\n{self.process.log(2000) or '(nothing)'}"
+
+    def _read_result(self) -> LoadResult:
+        try:
+            data = json.loads((self._workdir / RESULT).read_text())
+        except (OSError, ValueError):
+            raise LoadError(
+                f"the load generator wrote no result; its output:\n{self.process.log(2000) or '(nothing)'}"
+            ) from None
+        if "error" in data:
+            raise LoadError(f"the load generator failed: {data['error']}\n{self.process.log(2000)}")
+        return LoadResult.from_dict(data)
+
+
+def start_load(url: str, spec: LoadSpec | None = None, **settings: Any) -> LoadRun:
+    """Start sending the load ``spec`` describes to ``url``; return a handle on the run.
+
+    ``settings`` are :class:`LoadSpec` fields, applied on top of ``spec`` (or given alone).
+    The call returns as soon as the generator process exists; :meth:`LoadRun.wait_started`
+    waits until the load is on, :meth:`LoadRun.result` until it is over.
+
+    >>> with launch(server="uvicorn", app="asgi") as server:             # doctest: +SKIP
+    ...     with start_load(server.url, LoadSpec(concurrency=1, requests=1, duration=None,
+    ...                                          warmup=0, path="/sleep?ms=500")) as slow:
+    ...         slow.wait_started()                     # the slow request is on the wire
+    ...         probe = server.get("/")                 # served while it runs?
+    ...         print(slow.result().p50_ms)
+
+    Raises :class:`~servelab.errors.SpecError` (a ``ValueError``) for settings that cannot work.
+    """
+    spec = (spec if spec is not None else LoadSpec()).with_(**settings).validate()
+    target = Target(url, spec.path).validate()
+    workdir = Path(tempfile.mkdtemp(prefix="servelab-load-"))
+    try:
+        (workdir / RUN).write_text(json.dumps({"url": target.url, "spec": spec.to_dict()}))
+        argv = [sys.executable, "-m", "servelab.load.worker", str(workdir)]
+        process = spawn(argv, name="servelab-load", cpus=spec.cpus)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return LoadRun(url, spec, workdir, process)
+
+
+def run_load(url: str, spec: LoadSpec | None = None, **settings: Any) -> LoadResult:
     """Send HTTP load to ``url`` from a generator process of its own and measure the replies.
 
-    Give exactly one of:
+    What load is a :class:`LoadSpec`: pass one, or its settings as keywords, or both (the
+    keywords change the spec). The essentials:
 
     * ``concurrency=N``: closed loop, N connections, each sends its next request when the
-      previous reply arrives (like wrk). Shows what N busy users get.
-    * ``rate=R``: open loop, R requests per second on schedule whatever the server does
-      (like wrk2); latency counts from when each request *should* have left, so stalls are
-      not hidden. ``poisson=True`` spaces them at random with mean rate R. ``connections``
-      caps how many connections it may open (default 512).
-
-    The run lasts ``warmup`` seconds (not measured) then ``duration`` seconds, or until
-    ``requests`` requests have started, whichever comes first. A request without a full reply
-    within ``timeout`` seconds counts as a ``timeout`` error. ``cpus`` pins the generator
-    (pin it apart from the server, or you measure the generator). ``path`` replaces the URL's
-    path; ``keep_samples=True`` keeps every latency for plots (``result.samples``).
+      previous reply arrives (like wrk);
+    * ``rate=R``: open loop, R requests per second on schedule whatever the server does (like
+      wrk2), latency counted from when each request *should* have left;
+    * ``duration``, ``warmup``, ``requests``, ``timeout``, ``path``; ``cpus`` pins the
+      generator (keep it apart from the server's CPUs); ``keep_samples=True`` keeps every
+      latency (``result.samples``).
 
     >>> from servelab.servers import launch
     >>> with launch(server="uvicorn", app="asgi", cpus=(0,)) as server:   # doctest: +SKIP
     ...     result = run_load(server.url, concurrency=8, duration=3, cpus=(1,))
+    ...     same = run_load(server.url, LoadSpec(concurrency=8, duration=3, cpus=(1,)))
     >>> print(result.summary())                                            # doctest: +SKIP
     closed loop 8 connections: 9,412 req/s · p50 0.83 ms, p99 1.40 ms, max 6.1 ms · 0 errors ...
 
-    Raises ``ValueError`` for arguments that cannot work and :class:`LoadError` if the
-    generator itself fails. Errors of the *server* (refused, timeouts, 5xx) are counted in
-    ``result.errors``, not raised.
+    Raises :class:`~servelab.errors.SpecError` (a ``ValueError``) for settings that cannot
+    work and :class:`LoadError` if the generator itself fails. Errors of the *server*
+    (refused, timeouts, 5xx) are counted in ``result.errors``, not raised.
     """
-    cfg = LoadConfig(
-        url=url, concurrency=concurrency, rate=rate, poisson=poisson, duration=duration,
-        requests=requests, warmup=warmup, timeout=timeout, path=path, connections=connections,
-        keep_samples=keep_samples,
-    ).validate()
-    pinned = _check_cpus(cpus)
-    return _run(cfg, pinned)
-
-
-def _check_cpus(cpus: Iterable[int] | None) -> tuple[int, ...] | None:
-    if cpus is None:
-        return None
-    if isinstance(cpus, (str, bytes)):
-        raise ValueError("cpus must be CPU numbers like (1,) or [0, 1]; for text use parse_cpu_list")
-    pinned = tuple(sorted(set(cpus)))
-    if not pinned or not all(isinstance(c, int) and not isinstance(c, bool) for c in pinned):
-        raise ValueError(f"cpus must be a non-empty list of CPU numbers, got {cpus!r}")
-    if hasattr(os, "sched_getaffinity"):
-        allowed = os.sched_getaffinity(0)
-        missing = [c for c in pinned if c not in allowed]
-        if missing:
-            have = ",".join(map(str, sorted(allowed)))
-            raise ValueError(f"CPU {missing[0]} is not available here: this process may use CPUs {have}")
-    return pinned
-
-
-def _run(cfg: LoadConfig, cpus: tuple[int, ...] | None) -> LoadResult:
-    workdir = Path(tempfile.mkdtemp(prefix="servelab-load-"))
-    config_path, result_path = workdir / "config.json", workdir / "result.json"
-    config_path.write_text(json.dumps(cfg.to_dict()))
-    argv = [sys.executable, "-m", "servelab.load.worker", str(config_path), str(result_path)]
-    try:
-        proc = spawn(argv, name="servelab-load", cpus=cpus)
-        try:
-            deadline = time.monotonic() + cfg.deadline_s + _STARTUP_S
-            # Poll instead of a long wait(): Ctrl-C in a notebook lands here at once, and the
-            # finally below takes the generator down with it.
-            while proc.popen.poll() is None:
-                if time.monotonic() > deadline:
-                    raise LoadError(
-                        f"the load generator did not finish within {cfg.deadline_s + _STARTUP_S:.0f} s; "
-                        f"its output:\n{proc.log(2000) or '(nothing)'}"
-                    )
-                time.sleep(_POLL_S)
-        finally:
-            proc.stop(grace_s=1.0)
-        return _read_result(result_path, proc.log(2000))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _read_result(path: Path, log: str) -> LoadResult:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise LoadError(f"the load generator wrote no result; its output:\n{log or '(nothing)'}") from None
-    if "error" in data:
-        raise LoadError(f"the load generator failed: {data['error']}\n{log}")
-    return LoadResult.from_dict(data)
+    with start_load(url, spec, **settings) as run:
+        return run.result()

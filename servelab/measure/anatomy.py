@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from servelab.measure.roles import Role, helper_kind, process_roles
 from servelab.servers import Server
 
 __all__ = [
@@ -34,49 +35,50 @@ __all__ = [
     "server_anatomy",
 ]
 
-_HELPER_MARKERS = ("resource_tracker", "semaphore_tracker")
-
 
 @dataclass(frozen=True)
 class ServerProcess:
-    """One process of a server and the part it plays."""
+    """One process of a server: its role (see :mod:`servelab.measure.roles`) and, in words, what it does."""
 
     pid: int
-    role: str
-    serves_requests: bool
+    role: Role
+    description: str
     command: str
 
+    @property
+    def serves_requests(self) -> bool:
+        return self.role == "worker"
+
     def describe(self) -> str:
-        return f"pid {self.pid:>7} · {self.role:<44} · {self.command[:70]}"
+        return f"pid {self.pid:>7} · {self.description:<44} · {self.command[:70]}"
 
 
-def _role_of_top(server: Server) -> tuple[str, bool]:
+def _description(server: Server, role: Role, command: str) -> str:
+    """What a process in ``role`` does in this kind of server, in words."""
     spec = server.spec
-    if not spec.has_master:
-        return "server (serves requests)", True
+    if role == "helper":
+        return f"{helper_kind(command).name} (no requests)"
+    if role == "worker":
+        if not spec.has_master:
+            return "server (serves requests)"
+        if spec.server == "fastapi-dev":
+            return "server (serves requests; restarted on change)"
+        return "worker (serves requests)"
     if spec.server == "fastapi-dev":
-        return "reloader (watches files, restarts the server)", False
+        return "reloader (watches files, restarts the server)"
     if spec.server == "gunicorn":
-        return "master (starts, watches and replaces workers)", False
-    return "supervisor (starts, watches and replaces workers)", False
+        return "master (starts, watches and replaces workers)"
+    return "supervisor (starts, watches and replaces workers)"
 
 
 def server_anatomy(server: Server) -> list[ServerProcess]:
-    """Every live process of ``server``, the process servelab started first."""
+    """Every live process of ``server`` and what it does, the process servelab started first."""
     top = server.pid
     found: list[ServerProcess] = []
-    for proc in sorted(server.processes(), key=lambda p: (p.pid != top, p.pid)):
+    for pid, role in sorted(process_roles(server).items(), key=lambda item: (item[0] != top, item[0])):
         with contextlib.suppress(psutil.Error):
-            command = " ".join(proc.cmdline())
-            if proc.pid == top:
-                role, serves = _role_of_top(server)
-            elif any(marker in command for marker in _HELPER_MARKERS):
-                role, serves = "multiprocessing helper (no requests)", False
-            elif server.spec.server == "fastapi-dev":
-                role, serves = "server (serves requests; restarted on change)", True
-            else:
-                role, serves = "worker (serves requests)", True
-            found.append(ServerProcess(proc.pid, role, serves, command))
+            command = " ".join(psutil.Process(pid).cmdline())
+            found.append(ServerProcess(pid, role, _description(server, role, command), command))
     return found
 
 
@@ -154,6 +156,5 @@ def fastapi_cli_default_hosts() -> dict[str, str]:
     from fastapi_cli import cli
 
     return {
-        command: str(inspect.signature(getattr(cli, command)).parameters["host"].default)
-        for command in ("dev", "run")
+        command: str(inspect.signature(getattr(cli, command)).parameters["host"].default) for command in ("dev", "run")
     }

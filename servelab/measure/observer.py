@@ -20,23 +20,28 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from servelab.measure.memory import process_memory
+from servelab.measure.roles import Role, process_roles
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from servelab.servers import Server
 
-__all__ = ["Observer", "ProcessSample", "memory_snapshot"]
+__all__ = ["Observer", "ProcessSample"]
 
 
 @dataclass(frozen=True)
 class ProcessSample:
+    """One process at one sample; memory as :func:`~servelab.measure.process_memory` reads it."""
+
     t_s: float  # seconds since the observer started
     pid: int
-    role: str  # "master", "worker" or "other"
+    role: Role  # "master", "worker" or "helper" (see servelab.measure.roles)
     cpu_percent: float  # % of one CPU since the previous sample
     rss_bytes: int
-    uss_bytes: int | None
-    pss_bytes: int | None
+    uss_bytes: int | None  # None: not read at this sample (see Observer.memory_every)
+    pss_bytes: int | None  # None: not read at this sample, or no PSS on this OS (not Linux)
     ctx_voluntary: int
     ctx_involuntary: int
 
@@ -89,10 +94,9 @@ class Observer:
     def sample_once(self, full_memory: bool = True) -> None:
         """Take one sample of every live process now."""
         t = time.monotonic() - self._t0
-        workers = set(self.server.worker_pids())
-        master = self.server.master_pid
-        self.worker_sets.append((t, tuple(sorted(workers))))
-        for pid in self.server.process.members():
+        roles = process_roles(self.server)
+        self.worker_sets.append((t, tuple(pid for pid, role in roles.items() if role == "worker")))
+        for pid, role in roles.items():
             proc = self._procs.get(pid)
             if proc is None:
                 with contextlib.suppress(psutil.Error):
@@ -100,7 +104,6 @@ class Observer:
                     proc.cpu_percent(None)  # first call primes the counter
                     self._procs[pid] = proc
                 continue
-            role = "master" if pid == master else "worker" if pid in workers else "other"
             with contextlib.suppress(psutil.Error):
                 with proc.oneshot():
                     cpu = proc.cpu_percent(None)
@@ -108,9 +111,8 @@ class Observer:
                     ctx = proc.num_ctx_switches()
                 uss = pss = None
                 if full_memory:
-                    with contextlib.suppress(psutil.Error, AttributeError):
-                        full = proc.memory_full_info()
-                        uss, pss = full.uss, getattr(full, "pss", None)
+                    memory = process_memory(proc)
+                    rss, uss, pss = memory.rss_bytes, memory.uss_bytes, memory.pss_bytes
                 self.samples.append(ProcessSample(t, pid, role, cpu, rss, uss, pss, ctx.voluntary, ctx.involuntary))
 
     # --- results ------------------------------------------------------------------------
@@ -176,19 +178,3 @@ class Observer:
 def _peak(series: Any) -> int | None:
     value = series.max()
     return None if value != value else int(value)  # NaN when never sampled
-
-
-def memory_snapshot(server: Server) -> dict[str, int]:
-    """RSS, USS and PSS summed over the server's processes right now, in bytes.
-
-    RSS counts a page shared by forked workers once per worker; USS counts only pages private
-    to each process; PSS splits shared pages between the processes that share them.
-    """
-    rss = uss = pss = 0
-    for proc in server.processes():
-        with contextlib.suppress(psutil.Error):
-            full = proc.memory_full_info()
-            rss += full.rss
-            uss += full.uss
-            pss += getattr(full, "pss", 0)
-    return {"rss_bytes": rss, "uss_bytes": uss, "pss_bytes": pss}

@@ -13,12 +13,12 @@ returns a response and is done, so a WSGI server answers the request like any ot
 from __future__ import annotations
 
 import base64
-import http.client
+import http
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from servelab.servers import Server
+from servelab.servers import Server, http_request
 
 __all__ = ["EchoResult", "UpgradeAnswer", "try_upgrade", "websocket_echo"]
 
@@ -82,23 +82,22 @@ def websocket_echo(server: Server, path: str, messages: Sequence[str], timeout: 
 
 def try_upgrade(server: Server, path: str, timeout: float = 5.0) -> UpgradeAnswer:
     """Send the WebSocket opening request by hand and return the server's answer (then close)."""
-    host = server.url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
-    conn = http.client.HTTPConnection(host, server.port, timeout=timeout)
+    # A 101 reply has no body: the connection now belongs to the WebSocket, and is closed here.
+    reply = http_request(
+        server.url_for(path),
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            "Sec-WebSocket-Version": "13",
+        },
+        timeout=timeout,
+    )
+    return UpgradeAnswer(reply.status, _reason(reply.status), reply.headers.get("upgrade"), reply.text[:2000])
+
+
+def _reason(status: int) -> str:
     try:
-        conn.request(
-            "GET",
-            path,
-            headers={
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-                "Sec-WebSocket-Version": "13",
-            },
-        )
-        response = conn.getresponse()
-        body = b"" if response.status == 101 else response.read(2000)
-        return UpgradeAnswer(
-            response.status, response.reason, response.getheader("Upgrade"), body.decode(errors="replace")
-        )
-    finally:
-        conn.close()
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""

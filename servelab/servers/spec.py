@@ -19,7 +19,9 @@ __all__ = ["SERVERS", "WORKER_CLASSES", "ServerName", "ServerSpec", "WorkerClass
 ServerName = Literal["uvicorn", "gunicorn", "fastapi-run", "fastapi-dev", "flask-dev"]
 WorkerClass = Literal["sync", "gthread", "uvicorn", "asgi"]
 SERVERS: tuple[str, ...] = get_args(ServerName)
+"""Every server a :class:`ServerSpec` can name."""
 WORKER_CLASSES: tuple[str, ...] = get_args(WorkerClass)
+"""Every worker class a :class:`ServerSpec` can name (gunicorn's ``-k``, in servelab's words)."""
 
 # gunicorn's -k value for each worker class the course uses.
 GUNICORN_WORKER_CLASS = {

@@ -5,7 +5,9 @@ A typed :class:`~servelab.stack.nginx_spec.NginxSpec` says what to balance and h
 every ``*_temp_path`` there, so nginx runs unprivileged too), starts nginx in the foreground
 (``daemon off``) through :func:`servelab.processes.spawn`
 (its own process group, watched, never outliving its owner), waits until it answers HTTP and
-stops it, workers included, when the ``with`` block ends::
+stops it, workers included, when the ``with`` block ends. :class:`Nginx` is a
+:class:`~servelab.servers.LaunchedProcess`, as a server is: readiness, start errors, taken
+ports and stopping work the same way for both::
 
     spec = NginxSpec(upstreams=(a.url, b.url))
     with launch_nginx(spec) as nginx:
@@ -19,7 +21,6 @@ statuses and the worker pid that answered: :meth:`Nginx.access_log` reads it bac
 from __future__ import annotations
 
 import functools
-import http.client
 import os
 import re
 import shutil
@@ -27,13 +28,14 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from servelab.errors import NginxNotFoundError, ServerStartError
-from servelab.processes import DEFAULT_STOP_GRACE_S, ManagedProcess, spawn
-from servelab.servers import Reply, find_free_port
+from servelab.errors import NginxNotFoundError
+from servelab.processes import spawn
+from servelab.servers import LaunchedProcess, Reply, find_free_port, http_request
+from servelab.servers.process import start_when_ready
 from servelab.stack.nginx_spec import READY_PATH, AccessRecord, NginxSpec, render_config
 from servelab.stack.tls import client_context
 
@@ -45,8 +47,6 @@ INSTALL_HINT = (
     "`brew install nginx` (macOS)"
 )
 _CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/bin/nginx", "/opt/homebrew/bin/nginx")
-_POLL_S = 0.02
-
 
 
 def find_nginx() -> Path | None:
@@ -83,31 +83,37 @@ def _nginx_version(program: str) -> tuple[int, ...]:
     return tuple(int(g) for g in found.groups()) if found else ()
 
 
-@dataclass(eq=False)
-class Nginx:
-    """A running nginx launched by servelab. Use it as a context manager."""
+@dataclass(eq=False, kw_only=True)
+class Nginx(LaunchedProcess):
+    """A running nginx launched by servelab. Use it as a context manager.
+
+    Its ``workdir`` holds its config, pid file, logs and temporary files.
+    """
 
     spec: NginxSpec
-    process: ManagedProcess
-    workdir: Path
-    port: int
     tls_port: int | None = None
-    ready_after_s: float | None = None
-    started_at: float = field(default_factory=time.monotonic)
+
+    ready_path: ClassVar[str] = READY_PATH
+    ready_status: ClassVar[int | None] = 204  # answered by nginx itself, not by an upstream
 
     @property
-    def url(self) -> str:
-        """The plain-HTTP address, e.g. ``http://127.0.0.1:41873``."""
-        return f"http://{self._connect_host}:{self.port}"
+    def host(self) -> str:
+        return self.spec.host
+
+    def describe(self) -> str:
+        return "nginx"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port,) if self.tls_port is None else (self.port, self.tls_port)
+
+    def _explain(self, log: str, failure: str | None) -> str:
+        return f" Its config was {self.workdir / 'nginx.conf'}."
 
     @property
     def https_url(self) -> str | None:
         """The HTTPS address when the spec has a certificate, else None."""
-        return f"https://{self._connect_host}:{self.tls_port}" if self.tls_port else None
-
-    @property
-    def _connect_host(self) -> str:
-        return "127.0.0.1" if self.spec.host == "localhost" else self.spec.host
+        return self._base_url("https", self.tls_port) if self.tls_port is not None else None
 
     @property
     def master_pid(self) -> int:
@@ -116,13 +122,6 @@ class Nginx:
     def pids(self) -> list[int]:
         """nginx's master and worker processes now."""
         return self.process.members()
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def log(self, tail_chars: int | None = None) -> str:
-        """nginx's own messages (its error log goes to the process output)."""
-        return self.process.log(tail_chars)
 
     def config(self) -> str:
         """The nginx.conf servelab wrote for this run."""
@@ -151,64 +150,13 @@ class Nginx:
         context: ssl.SSLContext | None = None,
     ) -> Reply:
         """One GET through nginx, over HTTPS (trusting the spec's CA, or ``context``) when ``https``."""
-        conn: http.client.HTTPConnection
-        if https:
-            if self.tls_port is None or self.spec.tls is None:
-                raise ValueError("this nginx has no HTTPS listener: give NginxSpec(tls=make_certificate())")
-            ctx = context if context is not None else client_context(self.spec.tls)
-            conn = http.client.HTTPSConnection(self._connect_host, self.tls_port, timeout=timeout, context=ctx)
-        else:
-            conn = http.client.HTTPConnection(self._connect_host, self.port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers=headers or {})
-            response = conn.getresponse()
-            body = response.read()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
-        finally:
-            conn.close()
-
-    def _answers(self) -> bool:
-        conn = http.client.HTTPConnection(self._connect_host, self.port, timeout=2)
-        try:
-            conn.request("GET", READY_PATH)
-            return conn.getresponse().status == 204
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            conn.close()
-
-    def wait_ready(self, timeout: float) -> float:
-        """Wait until nginx answers its readiness path; fail at once, with its output, if it exits."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.returncode is not None:
-                raise self._start_error(f"exited with code {self.process.returncode} before it was ready")
-            if self._answers():
-                return time.monotonic() - self.started_at
-            if time.monotonic() > deadline:
-                raise self._start_error(f"did not answer HTTP within {timeout:g} s")
-            time.sleep(_POLL_S)
-
-    def _start_error(self, what: str) -> ServerStartError:
-        tail = "\n".join(self.log().strip().splitlines()[-15:])
-        config = self.workdir / "nginx.conf"
-        self.stop(grace_s=1)
-        return ServerStartError(
-            f"nginx {what}. Its config was {config}.\n--- nginx's output (last lines) ---\n{tail or '(nothing)'}"
-        )
-
-    def stop(self, grace_s: float = DEFAULT_STOP_GRACE_S) -> int | None:
-        """Stop nginx, master and workers: TERM, wait, KILL, reap; remove its folder. Safe to call twice."""
-        try:
-            return self.process.stop(grace_s)
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Nginx:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        if not https:
+            return super().get(path, headers=headers, timeout=timeout)
+        if self.https_url is None or self.spec.tls is None:
+            raise ValueError("this nginx has no HTTPS listener: give NginxSpec(tls=make_certificate())")
+        ctx = context if context is not None else client_context(self.spec.tls)
+        url = self.https_url + (path if path.startswith("/") else "/" + path)
+        return http_request(url, headers=headers, timeout=timeout, context=ctx)
 
     def __repr__(self) -> str:
         state = "running" if self.running() else "stopped"
@@ -220,26 +168,15 @@ def launch_nginx(spec: NginxSpec, *, ready_timeout: float = 15.0) -> Nginx:
     """Start nginx for ``spec`` and wait until it answers; stop it with ``stop()`` or a ``with`` block.
 
     Raises :class:`NginxNotFoundError` (saying how to install it) when nginx is missing, and
-    :class:`~servelab.servers.ServerStartError` with nginx's own output when it does not start.
+    :class:`~servelab.errors.ServerStartError` with nginx's own output when it does not start
+    (:class:`~servelab.errors.PortInUseError` when a port it needs is taken).
     """
     spec.validate()
     program = find_nginx()
     if program is None:
         raise NginxNotFoundError(f"nginx is not installed here: {INSTALL_HINT}")
-    attempts = 1 if spec.port is not None else 3
-    for attempt in range(1, attempts + 1):
-        nginx = _start(spec, program)
-        try:
-            nginx.ready_after_s = nginx.wait_ready(ready_timeout)
-            return nginx
-        except ServerStartError as exc:
-            # A free port picked a moment ago can be taken by someone else: pick another.
-            if "Address already in use" not in str(exc) or attempt == attempts:
-                raise
-        except BaseException:
-            nginx.stop(grace_s=1)
-            raise
-    raise AssertionError("unreachable")
+    ports = (spec.port, spec.tls_port) if spec.tls is not None else (spec.port,)
+    return start_when_ready(lambda: _start(spec, program), host=spec.host, ports=ports, ready_timeout=ready_timeout)
 
 
 def _start(spec: NginxSpec, program: Path) -> Nginx:

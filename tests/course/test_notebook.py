@@ -36,3 +36,14 @@ def test_start_prints_where_the_lesson_runs(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "Lesson 99" in out and "CPU plan" in out
     assert lesson.plan.server
+
+
+def test_a_lesson_that_needs_a_missing_program_stops_with_one_line() -> None:
+    from servelab.course.notebook import LessonNeeds, start
+
+    lesson = start("09")
+    lesson.require("nginx", None)  # present: nothing happens
+    needs = "lesson 09 needs nginx, which is missing here: apt-get install nginx"
+    with pytest.raises(LessonNeeds, match=needs) as info:
+        lesson.require("nginx", "apt-get install nginx")
+    assert info.value._render_traceback_() == [f"LessonNeeds: {info.value}"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from servelab.experiments.compare import compare, plot_comparison
-from servelab.experiments.sweep import LoadPlan
+from servelab.experiments.compare import compare
+from servelab.load import LoadSpec
+from servelab.plots import plot_comparison
 from servelab.servers import ServerSpec
 
 
@@ -16,7 +17,7 @@ def test_compare_two_servers_and_a_broken_one() -> None:
     seen: dict[str, int] = {}
     df = compare(
         specs,
-        load=LoadPlan(path="/", concurrency=2, duration=0.5, warmup=0.1),
+        load=LoadSpec(path="/", concurrency=2, duration=0.5, warmup=0.1),
         progress=False,
         on_ready=lambda label, server: seen.update({label: len(server.worker_pids())}),
     )

@@ -10,10 +10,10 @@ from matplotlib.figure import Figure
 from servelab.experiments.event_loop import (
     compare_loops,
     loop_speedup,
-    plot_loops,
     probe_while_busy,
     uvicorn_auto_choice,
 )
+from servelab.plots import plot_loops
 from servelab.servers import launch
 
 

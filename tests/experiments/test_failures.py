@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from servelab.experiments import LoadPlan
 from servelab.experiments.failures import boot_failure, hang_past_timeout, kill_under_load
 from servelab.host import plan_cpus
+from servelab.load import LoadSpec
 from servelab.servers import ServerSpec
 
 
-def _load(rate: float = 50, duration: float = 2.5) -> LoadPlan:
-    return LoadPlan(path="/sleep?ms=5", rate=rate, duration=duration, warmup=0.3, cpus=plan_cpus(1).load)
+def _load(rate: float = 50, duration: float = 2.5) -> LoadSpec:
+    return LoadSpec(path="/sleep?ms=5", rate=rate, duration=duration, warmup=0.3, cpus=plan_cpus(1).load)
 
 
 def test_gunicorn_replaces_a_killed_worker_and_few_requests_fail() -> None:
@@ -42,7 +42,7 @@ def test_a_single_uvicorn_process_killed_is_gone_for_good() -> None:
 def test_kill_under_load_refuses_a_closed_loop_or_a_kill_outside_the_run() -> None:
     spec = ServerSpec(server="gunicorn", app="wsgi")
     with pytest.raises(ValueError, match="open-loop"):
-        kill_under_load(spec, LoadPlan(concurrency=2, duration=1), kill_at_s=0.5)
+        kill_under_load(spec, LoadSpec(concurrency=2, duration=1), kill_at_s=0.5)
     with pytest.raises(ValueError, match="inside the run"):
         kill_under_load(spec, _load(duration=1.0), kill_at_s=2.0)
 

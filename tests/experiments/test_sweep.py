@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from servelab.experiments import LoadPlan, load_results, save_results, summarize, sweep
+from servelab.errors import SpecError
+from servelab.experiments import load_results, save_results, summarize, sweep
 from servelab.host import plan_cpus
+from servelab.load import LoadSpec
 from servelab.servers import ServerSpec
 
-QUICK = LoadPlan(path="/work?units=1", concurrency=2, duration=0.5, warmup=0.2)
+QUICK = LoadSpec(path="/work?units=1", concurrency=2, duration=0.5, warmup=0.2)
 
 
 def test_a_sweep_measures_each_point_and_records_failures() -> None:
@@ -44,7 +46,7 @@ def test_a_load_field_sweep_reuses_one_server() -> None:
         ServerSpec(server="uvicorn", app="asgi"),
         "rate",
         [50, 100],
-        load=LoadPlan(duration=0.5, warmup=0.2),
+        load=LoadSpec(duration=0.5, warmup=0.2),
         progress=False,
         observe=True,
     )
@@ -56,6 +58,11 @@ def test_a_load_field_sweep_reuses_one_server() -> None:
 def test_cannot_vary_an_unknown_field() -> None:
     with pytest.raises(ValueError, match="cannot vary"):
         sweep(ServerSpec(), "colour", [1], load=QUICK, progress=False)
+
+
+def test_a_load_that_cannot_work_fails_before_any_server_starts() -> None:
+    with pytest.raises(SpecError, match="concurrency must be between 1"):
+        sweep(ServerSpec(), "concurrency", [2, 0], load=QUICK, progress=False)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])

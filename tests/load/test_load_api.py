@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 import servelab.load
-from servelab.load import LoadConfig, LoadResult, run_load
+from servelab.errors import LoadError, SpecError
+from servelab.load import LoadResult, LoadSpec, run_load, start_load
+from servelab.load._target import Target
 from servelab.load.cli import main
 from servelab.servers import Server
 
 
 def test_public_api_is_pinned() -> None:
     assert set(servelab.load.__all__) == {
-        "ERROR_KINDS", "LoadConfig", "LoadError", "LoadResult", "LoadSamples", "run_load",
+        "ERROR_KINDS", "Burst", "LoadError", "LoadResult", "LoadRun", "LoadSamples", "LoadSpec", "burst",
+        "run_load", "start_load",
     }
-    assert ">>>" in (run_load.__doc__ or "")
+    for name in set(servelab.load.__all__) - {"ERROR_KINDS"}:
+        assert getattr(servelab.load, name).__doc__, name
+    assert ">>>" in (run_load.__doc__ or "") and ">>>" in (start_load.__doc__ or "")
 
 
 @pytest.mark.parametrize(
@@ -31,15 +37,17 @@ def test_public_api_is_pinned() -> None:
         ({"rate": 10, "timeout": 0}, "timeout must be above 0"),
         ({"rate": 10, "warmup": -1}, "warmup must be at least 0"),
         ({"concurrency": 2, "connections": 8}, "connections= applies to the open loop"),
-        ({"concurrency": 2, "poisson": True}, "poisson=True needs rate=R"),
+        ({"concurrency": 2, "arrivals": "poisson"}, "arrivals='poisson' needs rate=R"),
+        ({"rate": 10, "arrivals": "bursty"}, "arrivals must be one of 'even', 'poisson'"),
+        ({"rate": 10, "concurency": 2}, "no load setting 'concurency'"),
         ({"rate": 10, "path": "/a b"}, "without spaces"),
         ({"rate": 10, "cpus": (99999,)}, "CPU 99999 is not available"),
         ({"rate": 10, "cpus": "1"}, "parse_cpu_list"),
     ],
 )
 def test_bad_arguments_say_what_to_do(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        run_load("http://127.0.0.1:9", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match=message):
+        run_load("http://127.0.0.1:9", **kwargs)
 
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1:8000", "127.0.0.1:8000", "http://", "http://h:99999"])
@@ -48,11 +56,44 @@ def test_bad_urls_say_what_to_do(url: str) -> None:
         run_load(url, concurrency=1)
 
 
-def test_config_builds_the_request() -> None:
-    cfg = LoadConfig(url="http://127.0.0.1:8123/x?y=1", rate=5).validate()
-    assert cfg.request_bytes.startswith(b"GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8123\r\n")
-    assert LoadConfig(url="http://[::1]:81", concurrency=1, path="/a").host_header == "[::1]:81"
-    assert LoadConfig.from_dict(cfg.to_dict()) == cfg
+def test_one_spec_for_keywords_and_objects() -> None:
+    spec = LoadSpec(rate=5, cpus=[0], path="/x").validate(available_cpus=(0, 1))
+    assert spec.cpus == (0,) and spec.mode == "open" and spec.max_connections == 512
+    assert LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec.with_(rate=None, concurrency=4).mode == "closed"
+    assert spec.describe() == "open loop 5 req/s · /x · 5 s after 1 s warm-up · generator on CPUs 0"
+    with pytest.raises(SpecError, match="the settings are concurrency, rate"):
+        spec.with_(users=4)
+
+
+def test_the_target_builds_the_request() -> None:
+    target = Target("http://127.0.0.1:8123/x?y=1").validate()
+    assert target.request_bytes.startswith(b"GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8123\r\n")
+    assert Target("http://[::1]:81", path="/a").host_header == "[::1]:81"
+    assert Target("http://127.0.0.1:81/", path="a").full_url == "http://127.0.0.1:81/a"
+
+
+def test_a_run_says_when_its_load_has_started(asgi_server: Server, generator_cpus: tuple[int, ...] | None) -> None:
+    spec = LoadSpec(rate=100, duration=1.0, warmup=0.3, cpus=generator_cpus, keep_samples=True)
+    asked = time.perf_counter()
+    with start_load(asgi_server.url, spec) as run:
+        start = run.wait_started()
+        seen = time.perf_counter()
+        assert asked < start <= seen  # the window opened after the call, and is reported once open
+        assert run.wait_until(0.5)
+        assert time.perf_counter() >= start + 0.5
+        result = run.result()
+    assert result.window_start_clock_s == start
+    assert result.ok > 50 and result.requests == result.ok
+
+
+def test_a_generator_gone_before_it_started_is_reported_at_once(asgi_server: Server) -> None:
+    with start_load(asgi_server.url, concurrency=1, duration=1.0, warmup=30.0) as run:
+        run.process.stop(grace_s=0.1)
+        t = time.monotonic()
+        with pytest.raises(LoadError, match="ended before its load started"):
+            run.wait_started()
+        assert time.monotonic() - t < 1.0
 
 
 def test_result_round_trips_and_summarises(asgi_server: Server, generator_cpus: tuple[int, ...] | None) -> None:
@@ -71,7 +112,7 @@ def test_result_round_trips_and_summarises(asgi_server: Server, generator_cpus: 
     line = result.summary()
     assert line.startswith("open loop 50 req/s:")
     assert "\n" not in line
-    assert data["params"]["rate"] == 50
+    assert data["params"]["rate"] == 50 and data["params"]["arrivals"] == "even"
     assert data["environment"]["cpus_visible"] >= 1
 
 
@@ -90,7 +131,9 @@ def test_cli_prints_a_report_or_json(asgi_server: Server, capsys: pytest.Capture
     [
         ["http://127.0.0.1:9", "-c", "0"],
         ["https://127.0.0.1:9", "-c", "1"],
-        ["http://127.0.0.1:9", "-c", "1", "--cpus", "x"],
+        ["http://127.0.0.1:9", "-c", "1", "--load-cpus", "x"],
+        ["http://127.0.0.1:9", "-c", "1", "--load-cpus", "99999"],
+        ["http://127.0.0.1:9", "-c", "1", "--cpus", "1"],
     ],
 )
 def test_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,3 +149,8 @@ def test_cli_needs_a_mode(capsys: pytest.CaptureFixture[str]) -> None:
         main(["http://127.0.0.1:9"])
     assert exc.value.code == 2
     assert "--concurrency" in capsys.readouterr().err
+
+
+def test_cli_cpus_is_the_servers_and_load_cpus_the_generators(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["http://127.0.0.1:9", "-c", "1", "--cpus", "1"]) == 2
+    assert "pin the load generator with --load-cpus" in capsys.readouterr().err

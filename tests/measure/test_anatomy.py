@@ -18,8 +18,9 @@ from servelab.servers import launch
 def test_fastapi_dev_runs_a_reloader_and_a_server() -> None:
     with launch(server="fastapi-dev", app="fastapi") as server:
         procs = server_anatomy(server)
-        roles = [p.role.split()[0] for p in procs]
-        assert roles[0] == "reloader"
+        assert procs[0].role == "master" and sorted(p.role for p in procs) == ["helper", "master", "worker"]
+        assert [p.description.split()[0] for p in procs if p.role != "helper"] == ["reloader", "server"]
+        assert [p.description for p in procs if p.role == "helper"] == ["multiprocessing helper (no requests)"]
         assert [p.pid for p in procs if p.serves_requests] == server.worker_pids()
         assert {s.ip for s in listening_addresses(server)} == {"127.0.0.1"}
 

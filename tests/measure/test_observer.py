@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servelab.measure.observer import Observer, memory_snapshot
+from servelab.measure.observer import Observer
 from servelab.servers import launch
 
 
@@ -21,12 +21,4 @@ def test_observer_sees_cpu_memory_and_a_replaced_worker() -> None:
     assert totals["cpu_percent"].max() > 0
     assert set(totals.columns) >= {"t_s", "cpu_percent", "rss_bytes", "uss_bytes", "pss_bytes", "workers"}
     frame = obs.frame()
-    assert set(frame["role"]) >= {"master", "worker"}
-
-
-def test_rss_over_counts_forked_workers() -> None:
-    with launch(server="gunicorn", app="flask", workers=4, preload=True) as server:
-        memory = memory_snapshot(server)
-    # Forked workers share the master's pages: RSS counts them once per process.
-    assert memory["rss_bytes"] > 1.3 * memory["pss_bytes"]
-    assert memory["pss_bytes"] >= memory["uss_bytes"]
+    assert set(frame["role"]) == {"master", "worker"}  # gunicorn forks: no helper

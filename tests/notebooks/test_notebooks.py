@@ -56,6 +56,7 @@ def test_follows_the_skeleton(path: Path) -> None:
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
+    _skip_without_what_it_needs(path)
     marker = secrets.token_hex(8)
     run = execute(path, quick=True, marker=marker)
     assert errors(run.notebook) == []
@@ -77,6 +78,15 @@ def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
     )
     left = leftovers(marker)
     assert left == {}, f"the notebook left processes behind: {left}"
+
+
+def _skip_without_what_it_needs(path: Path) -> None:
+    """Lesson 09 stops at its set-up cell without nginx: skipped here (a failure in CI)."""
+    from servelab.stack import nginx_missing_reason
+
+    missing = nginx_missing_reason() if path.stem.startswith("09-") else None
+    if missing is not None:
+        pytest.skip(f"{path.stem} needs nginx: {missing}")
 
 
 def _record(path: Path, name: str, value: float) -> None:

@@ -203,7 +203,7 @@ def test_a_port_in_use_names_who_holds_it() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        with pytest.raises(PortInUseError, match=rf"port {port} is already in use by PID {os.getpid()}"):
+        with pytest.raises(PortInUseError, match=rf"Port {port} is already in use by PID {os.getpid()}"):
             launch(server="uvicorn", app="fastapi", port=port)
 
 
@@ -213,3 +213,19 @@ def test_an_explicit_free_port_is_used() -> None:
     port = find_free_port()
     with launch(server="uvicorn", app="asgi", port=port) as server:
         assert server.port == port and server.get("/").status == 200
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn", "flask-dev"])
+def test_a_port_taken_after_the_check_is_read_from_the_servers_own_output(server: str) -> None:
+    from servelab.servers.launcher import _start
+
+    app = "flask" if server != "uvicorn" else "fastapi"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, not listening: the server cannot bind it
+        port = sock.getsockname()[1]
+        started = _start(ServerSpec(server=server, app=app, port=port).validate())
+        with pytest.raises(PortInUseError, match="in use") as info:
+            started.wait_ready(60)
+    # Read as soon as the server says so: gunicorn alone retries for 5 s, then "Can't connect".
+    assert "Can't connect" not in str(info.value)
+    assert not started.running()

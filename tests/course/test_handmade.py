@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from servelab.apps.handmade import call_asgi, call_wsgi, write_app_module
+from servelab.course.handmade import call_asgi, call_wsgi, write_app_module
 from servelab.servers import launch
 
 

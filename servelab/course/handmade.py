@@ -15,7 +15,11 @@ file in a fresh temporary folder; serve it with
         print(server.get("/").text)
 
 :func:`call_wsgi` and :func:`call_asgi` call an app directly, as a server would, to show that
-an app is nothing but a callable.
+an app is nothing but a callable; what the app answered comes back as the same
+:class:`~servelab.servers.Reply` a real server's reply is.
+
+It is lesson runtime, so it lives with the course: these are the apps a learner writes in a
+notebook cell, not servelab's sample apps (:mod:`servelab.apps`, a layer below the servers).
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["AppModule", "DirectReply", "call_asgi", "call_wsgi", "write_app_module"]
+from servelab.servers.reply import Reply
+
+__all__ = ["AppModule", "call_asgi", "call_wsgi", "write_app_module"]
 
 Part = str | Callable[..., Any]
 
@@ -91,20 +97,7 @@ def write_app_module(*parts: Part, name: str = "handmade_apps", directory: str |
     return AppModule(str(folder), name, source)
 
 
-@dataclass(frozen=True)
-class DirectReply:
-    """What an app answered when called directly, without a server."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode(errors="replace")
-
-
-def call_wsgi(app: Callable[..., Iterable[bytes]], path: str = "/") -> DirectReply:
+def call_wsgi(app: Callable[..., Iterable[bytes]], path: str = "/") -> Reply:
     """Call a WSGI app the way a WSGI server does, with a minimal ``environ`` for GET ``path``."""
     from wsgiref.util import setup_testing_defaults
 
@@ -127,7 +120,7 @@ def call_wsgi(app: Callable[..., Iterable[bytes]], path: str = "/") -> DirectRep
     if not started:
         raise ValueError("the app returned without calling start_response(status, headers)")
     status, headers = started
-    return DirectReply(int(status.split()[0]), {k.lower(): v for k, v in headers}, body)
+    return Reply(int(status.split()[0]), {k.lower(): v for k, v in headers}, body)
 
 
 ASGIApp = Callable[
@@ -135,7 +128,7 @@ ASGIApp = Callable[
 ]
 
 
-async def call_asgi(app: ASGIApp, path: str = "/") -> DirectReply:
+async def call_asgi(app: ASGIApp, path: str = "/") -> Reply:
     """Call an ASGI app the way an ASGI server does, for an HTTP GET of ``path``.
 
     It is a coroutine: in a notebook, ``reply = await call_asgi(app, "/")``.
@@ -174,4 +167,4 @@ async def call_asgi(app: ASGIApp, path: str = "/") -> DirectReply:
         raise ValueError("the app finished without sending an 'http.response.start' message")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     headers = {bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1") for k, v in start.get("headers", [])}
-    return DirectReply(int(start["status"]), headers, body)
+    return Reply(int(start["status"]), headers, body)
