@@ -42,6 +42,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class WorkerRange:
+    """A range of worker counts for one kind of workload on one instance, with the reason in words."""
+
     workload: str
     low: int
     high: int

@@ -27,6 +27,8 @@ Interface = Literal["wsgi", "asgi"]
 
 @dataclass(frozen=True)
 class SampleApp:
+    """One of the course's sample apps: its name, WSGI or ASGI, its import string and what it is."""
+
     name: str
     interface: Interface
     target: str  # "module:attribute"

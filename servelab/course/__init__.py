@@ -28,3 +28,28 @@ lesson                                modules
 labs 1–4                              course.labkit, load.burst, experiments.sweep
 ====================================  ==============================================================
 """
+
+from __future__ import annotations
+
+from servelab.course.claims import Claim, ClaimFailed, expect, expect_at_least, expect_at_most, expect_between
+from servelab.course.links import Link, link
+from servelab.course.modes import is_quick, is_strict, pick
+from servelab.course.notebook import Lesson, LessonNeeds, start, try_it
+
+__all__ = [
+    "Claim",
+    "ClaimFailed",
+    "Lesson",
+    "LessonNeeds",
+    "Link",
+    "expect",
+    "expect_at_least",
+    "expect_at_most",
+    "expect_between",
+    "is_quick",
+    "is_strict",
+    "link",
+    "pick",
+    "start",
+    "try_it",
+]

@@ -19,6 +19,8 @@ __all__ = ["Link", "link"]
 
 @dataclass(frozen=True)
 class Link:
+    """A link to a running server's page that works where the notebook runs (local or a hub)."""
+
     href: str
     where: str  # "local", "binder" or "jupyterhub"
     note: str = ""

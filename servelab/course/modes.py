@@ -17,10 +17,12 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def is_quick() -> bool:
+    """Quick mode (``SERVELAB_QUICK=1``): shorter experiments, the same real servers."""
     return os.environ.get("SERVELAB_QUICK", "").strip().lower() in _TRUE
 
 
 def is_strict() -> bool:
+    """Strict mode (``SERVELAB_STRICT=1``, CI): a claim that does not hold raises instead of printing ✗."""
     return os.environ.get("SERVELAB_STRICT", "").strip().lower() in _TRUE
 
 

@@ -21,6 +21,8 @@ __all__ = ["Lesson", "LessonNeeds", "start", "try_it"]
 
 @dataclass(frozen=True)
 class Lesson:
+    """A running lesson: its number, environment stamp, CPU plan and modes (from :func:`start`)."""
+
     number: str
     stamp: EnvironmentStamp
     plan: CpuPlan

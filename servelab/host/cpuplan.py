@@ -16,6 +16,8 @@ __all__ = ["CpuPlan", "plan_cpus"]
 
 @dataclass(frozen=True)
 class CpuPlan:
+    """Which CPUs the server gets and which the load generator gets, and whether they had to share."""
+
     server: tuple[int, ...]
     load: tuple[int, ...]
     shared: bool

@@ -33,6 +33,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 @dataclass(frozen=True)
 class CpuInfo:
+    """The CPUs this process really has: visible, allowed by affinity, granted by a cgroup quota, effective."""
+
     visible: int
     affinity: tuple[int, ...]
     quota: float | None
@@ -46,6 +48,8 @@ class CpuInfo:
 
 @dataclass(frozen=True)
 class MemoryInfo:
+    """The memory this process really has: the machine's total and available, and a cgroup limit if one applies."""
+
     total_bytes: int
     available_bytes: int
     cgroup_limit_bytes: int | None

@@ -14,7 +14,17 @@ from typing import Any, Literal, get_args
 from servelab.apps import SAMPLE_APPS, Interface
 from servelab.errors import SpecError
 
-__all__ = ["SERVERS", "WORKER_CLASSES", "ServerName", "ServerSpec", "WorkerClass"]
+__all__ = [
+    "HTTP_PARSERS",
+    "LOOPS",
+    "SERVERS",
+    "WORKER_CLASSES",
+    "HttpParser",
+    "Loop",
+    "ServerName",
+    "ServerSpec",
+    "WorkerClass",
+]
 
 ServerName = Literal["uvicorn", "gunicorn", "fastapi-run", "fastapi-dev", "flask-dev"]
 WorkerClass = Literal["sync", "gthread", "uvicorn", "asgi"]
@@ -38,8 +48,10 @@ SERVER_INTERFACE: dict[str, Interface] = {
     "flask-dev": "wsgi",
 }
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-LOOPS = ("auto", "asyncio", "uvloop")
-HTTP_PARSERS = ("auto", "h11", "httptools")
+Loop = Literal["auto", "asyncio", "uvloop"]
+HttpParser = Literal["auto", "h11", "httptools"]
+LOOPS: tuple[str, ...] = get_args(Loop)
+HTTP_PARSERS: tuple[str, ...] = get_args(HttpParser)
 
 
 @dataclass(frozen=True)
@@ -51,23 +63,23 @@ class ServerSpec:
     its ``interface``, and ``app_dir`` if it is not importable from here).
     """
 
-    server: str = "uvicorn"
+    server: ServerName = "uvicorn"
     app: str = "fastapi"
     workers: int = 1
-    worker_class: str | None = None  # gunicorn only; default sync (WSGI) or uvicorn (ASGI)
+    worker_class: WorkerClass | None = None  # gunicorn only; default sync (WSGI) or uvicorn (ASGI)
     threads: int | None = None  # gunicorn gthread only
     cpus: tuple[int, ...] | None = None  # pin the server and every worker to these CPUs
     host: str = "127.0.0.1"
     port: int | None = None  # None: a free port
-    loop: str = "auto"  # uvicorn --loop
-    http: str = "auto"  # uvicorn --http
+    loop: Loop = "auto"  # uvicorn --loop
+    http: HttpParser = "auto"  # uvicorn --http
     timeout: int | None = None  # gunicorn --timeout (seconds)
     graceful_timeout: int | None = None  # gunicorn --graceful-timeout (seconds)
     max_requests: int | None = None  # gunicorn --max-requests
     max_requests_jitter: int | None = None  # gunicorn --max-requests-jitter
     preload: bool = False  # gunicorn --preload
     config: str | None = None  # gunicorn -c FILE
-    interface: str | None = None  # "wsgi" or "asgi" for an app given as an import string
+    interface: Interface | None = None  # "wsgi" or "asgi" for an app given as an import string
     app_dir: str | None = None  # directory to import a custom app from
     access_log: bool = False
     extra_args: tuple[str, ...] = ()

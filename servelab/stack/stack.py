@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servelab.servers import Reply, Server, ServerSpec, launch
+from servelab.servers.spec import ServerName, WorkerClass
 from servelab.stack.nginx import Nginx, launch_nginx
 from servelab.stack.nginx_spec import NginxSpec
 from servelab.stack.tls import TlsFiles
@@ -115,10 +116,10 @@ class Stack:
 def launch_stack(
     upstreams: int = 2,
     *,
-    server: str = "gunicorn",
+    server: ServerName = "gunicorn",
     app: str = "fastapi",
     workers: int = 2,
-    worker_class: str | None = "uvicorn",
+    worker_class: WorkerClass | None = "uvicorn",
     cpus: Iterable[int] | None = None,
     forwarded_allow_ips: str | None = None,
     tls: TlsFiles | None = None,

@@ -7,6 +7,8 @@ import statistics
 import sys
 import time
 
+import pytest
+
 from servelab.apps.work import calibrate, spin
 from servelab.processes import spawn
 from servelab.servers import launch
@@ -25,6 +27,7 @@ def _measure(server, n: int = 8) -> tuple[float, float, set[int]]:  # type: igno
     return statistics.median(cpu), statistics.median(wall), iterations
 
 
+@pytest.mark.timing
 def test_cpu_time_per_request_stays_the_same_under_contention() -> None:
     cpu = max(os.sched_getaffinity(0))
     with launch(server="gunicorn", app="flask", workers=1, cpus=(cpu,)) as server:

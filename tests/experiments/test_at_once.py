@@ -10,6 +10,7 @@ from servelab.load.burst import Burst, burst
 from servelab.servers import launch
 
 
+@pytest.mark.timing
 def test_sync_worker_serves_one_at_a_time_async_all_at_once() -> None:
     with launch(server="gunicorn", app="wsgi") as server:
         sync = AtOnce.of(burst(server, "/sleep?ms=100", 8, timeout=5), wait_s=0.1, label="sync")

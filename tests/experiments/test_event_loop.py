@@ -23,6 +23,7 @@ def test_auto_choice_follows_what_is_installed() -> None:
     assert choice["http"] == ("httptools" if importlib.util.find_spec("httptools") else "h11")
 
 
+@pytest.mark.timing
 def test_probe_waits_for_cpu_work_on_the_loop() -> None:
     with launch(server="uvicorn", app="fastapi") as server:
         probe = probe_while_busy(server, "/work?units=200", repeats=1)

@@ -14,6 +14,7 @@ def _load(rate: float = 50, duration: float = 2.5) -> LoadSpec:
     return LoadSpec(path="/sleep?ms=5", rate=rate, duration=duration, warmup=0.3, cpus=plan_cpus(1).load)
 
 
+@pytest.mark.timing
 def test_gunicorn_replaces_a_killed_worker_and_few_requests_fail() -> None:
     spec = ServerSpec(server="gunicorn", app="wsgi", workers=2, cpus=plan_cpus(1).server)
     report = kill_under_load(spec, _load(), kill_at_s=0.8)
@@ -47,6 +48,7 @@ def test_kill_under_load_refuses_a_closed_loop_or_a_kill_outside_the_run() -> No
         kill_under_load(spec, _load(duration=1.0), kill_at_s=2.0)
 
 
+@pytest.mark.timing
 def test_a_hung_sync_worker_is_killed_by_the_timeout() -> None:
     report = hang_past_timeout(ServerSpec(server="gunicorn", app="wsgi", workers=1, timeout=1), hang_ms=4000)
     assert report.replaced

@@ -55,6 +55,7 @@ def test_follows_the_skeleton(path: Path) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+@pytest.mark.timing
 def test_runs_top_to_bottom_in_quick_strict_mode(path: Path) -> None:
     _skip_without_what_it_needs(path)
     marker = secrets.token_hex(8)

@@ -57,6 +57,7 @@ def test_balances_across_two_upstreams_and_leaves_nothing_running() -> None:
 
 
 @needs_nginx
+@pytest.mark.timing
 def test_keeps_serving_when_one_master_dies() -> None:
     with launch_stack(upstreams=2, workers=1) as stack:
         result = measure_failover(stack, victim=0, rate=100, duration=2.0, warmup=0.3, kill_after_s=0.6)
