@@ -1,4 +1,4 @@
-"""The ``servelab`` command: ``doctor``, ``serve``, ``load``, ``sweep``, ``labs``, ``grade``.
+"""The ``servelab`` command: ``doctor``, ``serve``, ``load``, ``sweep``, ``labs``, ``grade``, ``jupyter-view``.
 
 Every error a learner can cause (a bad option, an app that does not fit the server, a CPU
 that does not exist) prints one clear line and exits non-zero; no tracebacks. In every
@@ -112,6 +112,25 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=_serve)
 
 
+# --- jupyter-view -------------------------------------------------------------------------
+
+
+def _jupyter_view(args: argparse.Namespace) -> int:
+    from servelab.course.jupyter_view import set_view
+
+    set_view(args.view, args.prefix)
+    other = "instructor" if args.view == "learner" else "learner"
+    print(f"JupyterLab now shows the {args.view}'s view (restart it); 'servelab jupyter-view {other}' switches back")
+    return 0
+
+
+def _add_jupyter_view(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser("jupyter-view", help="JupyterLab as a learner sees it (nbgrader tools hidden) or an instructor")
+    p.add_argument("view", choices=("learner", "instructor"))
+    p.add_argument("--prefix", help="the Python environment to set it for (default: this one)")
+    p.set_defaults(handler=_jupyter_view)
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -126,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_doctor(sub)
     _add_serve(sub)
+    _add_jupyter_view(sub)
     for module in ("servelab.load.cli", "servelab.experiments.cli", "servelab.grading.cli"):
         try:
             mod = __import__(module, fromlist=["add_parser"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from servelab.course.jupyter_view import set_view
 from servelab.processes import spawn
 from servelab.servers import find_free_port
 from tests.notebooks.runner import MARKER_ENV, leftovers
@@ -68,6 +69,8 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path: Path) -> None:
 
     shutil.copy(ROOT / "notebooks" / "00-start-here.ipynb", tmp_path)
     settings = _lab_settings(tmp_path / "settings")
+    view = tmp_path / "learner-view"
+    set_view("learner", view)
     port, token = find_free_port(), secrets.token_hex(16)
     marker = secrets.token_hex(8)
     started = time.monotonic()
@@ -87,7 +90,8 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path: Path) -> None:
             *(["--allow-root"] if os.geteuid() == 0 else []),
         ],
         name="jupyterlab",
-        env={**_env(), "SERVELAB_QUICK": "1", MARKER_ENV: marker, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
+        env={**_env(), "SERVELAB_QUICK": "1", MARKER_ENV: marker, "JUPYTERLAB_SETTINGS_DIR": str(settings),
+             "JUPYTER_CONFIG_PATH": str(view / "etc" / "jupyter")},
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -103,6 +107,9 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path: Path) -> None:
                 notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
                 expect(notebook).to_be_visible(timeout=60_000)
                 expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=90_000)
+                # A learner's view: no nbgrader instructor tools in the menu bar.
+                menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+                assert "Nbgrader" not in menus, menus
                 page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
                 page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
                 _wait_until_all_cells_ran(page, timeout_s=150)
@@ -112,6 +119,12 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path: Path) -> None:
                 expect(page.locator(".jp-RenderedImage img").first).to_be_visible()
                 slider = page.locator(".widget-slider").first
                 expect(slider).to_be_visible()
+                # Every control's label has room for its whole text.
+                cut = page.eval_on_selector_all(
+                    ".widget-interact .widget-label",
+                    "labels => labels.filter(l => l.scrollWidth > l.clientWidth + 1).map(l => l.textContent)",
+                )
+                assert cut == [], f"these control labels are cut off: {cut}"
 
                 # Move the widget: 4 → 12 connections, press Run, and see the result change.
                 readout = page.locator(".widget-readout").first

@@ -119,5 +119,10 @@ def try_it(function: Callable[..., Any], description: str = "Run", **controls: A
     from IPython.display import display
 
     interactive = widgets.interactive(function, {"manual": True, "manual_name": description}, **controls)
+    for control in interactive.children:
+        # Room for the whole label ("p99 target (ms)"), not ipywidgets' fixed 80 px that cuts it off.
+        style = getattr(control, "style", None)
+        if style is not None and hasattr(style, "description_width"):
+            style.description_width = "initial"
     display(interactive)  # type: ignore[no-untyped-call]
     return interactive
