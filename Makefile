@@ -11,8 +11,10 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 PYTEST_ARGS ?=
 UV ?= uv==0.13.9
+# `make site JUPYTERHUB_URL=https://hub.example.org` adds a JupyterHub launch button to every page.
+JUPYTERHUB_URL ?=
 
-.PHONY: lab test lint typecheck pytest venv labs slides clean
+.PHONY: lab test lint typecheck pytest venv labs slides site clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "servelab needs Python 3.10 or newer, this is " + sys.version.split()[0])'
@@ -23,6 +25,8 @@ $(STAMP): requirements.lock pyproject.toml
 	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock; } || \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# A learner's JupyterLab: nbgrader's instructor tools hidden (servelab jupyter-view instructor shows them).
+	$(BIN)/servelab jupyter-view learner
 	@touch $@
 
 venv: $(STAMP)
@@ -49,6 +53,12 @@ labs: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/jupyter nbconvert --log-level=WARN --to slides --output-dir artifacts/slides notebooks/[0-9][0-9]-*.ipynb
 	@echo "slides in artifacts/slides/ (open one in a browser; add ?print-pdf to print)"
+
+# The course as a website in artifacts/site/: every lesson executed in quick mode (the notebook
+# tests' runs in artifacts/executed/ are reused when newer than the lesson), stamped with the
+# machine it ran on, with Binder and JupyterHub launch buttons. docs/publishing.md: how to publish.
+site: $(STAMP)
+	$(BIN)/python tools/site.py --jupyterhub-url "$(JUPYTERHUB_URL)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
