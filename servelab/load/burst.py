@@ -63,7 +63,13 @@ class Burst:
         return int(self.done_after_s.size)
 
     @property
+    def failed(self) -> int:
+        """Requests not answered successfully within ``timeout`` seconds (errors and late ones)."""
+        return self.requests - self.completed
+
+    @property
     def all_back(self) -> bool:
+        """Whether every request came back, successfully, within ``timeout``."""
         return self.completed == self.requests
 
     @property
