@@ -48,5 +48,5 @@ def test_a_broken_config_file_gets_a_clear_error(tmp_path: Path) -> None:
     page_config = tmp_path / "etc/jupyter/labconfig/page_config.json"
     page_config.parent.mkdir(parents=True)
     page_config.write_text("{not json")
-    with pytest.raises(ValueError, match="is not valid JSON .* fix or delete it"):
+    with pytest.raises(ValueError, match=r"is not valid JSON .* fix or delete it"):
         set_view("learner", tmp_path)
