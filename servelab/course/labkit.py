@@ -14,12 +14,19 @@ are servelab's one :func:`servelab.load.burst.burst`::
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import json
 import math
+import os
 import runpy
+import select
+import signal
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +35,20 @@ from servelab.load import LoadSpec, start_load
 from servelab.servers import Server, http_request, launch
 
 __all__ = [
+    "LearnerError",
+    "LearnerServer",
     "Survival",
+    "call",
     "launch_with_config",
+    "learner_config",
+    "learner_module",
+    "load_answers",
     "request",
     "responsiveness",
+    "save_answers",
+    "serve",
     "survive_worker_kills",
+    "workdir",
     "worker_class_of",
 ]
 
@@ -181,3 +197,253 @@ def throughput_ratio(
 
 
 __all__ += ["throughput_ratio"]
+
+
+# --- The learner's work, as the tests see it ---------------------------------------------------
+#
+# A lab's test cells run twice: in the learner's own kernel (the self-check tests) and, when
+# graded, in the judge, a clean process of the grader's that must never run the learner's code
+# (see docs/grading.md). So the tests reach the learner's work only through these functions:
+# answers are read as JSON data; the learner's functions and apps run in a process of the
+# learner's (``_learner.py``; under grading, inside the learner's sandbox) that answers in JSON.
+
+SUBMISSION_ENV = "SERVELAB_SUBMISSION_DIR"  # set by the judge: the learner's folder
+LEARNER_PREFIX_ENV = "SERVELAB_LEARNER_PREFIX"  # set by the judge: JSON argv that enters the sandbox
+ANSWERS_FILE = "answers.json"
+_RUNNER = Path(__file__).with_name("_learner.py")
+_MAX_REPLY_BYTES = 4 * 1024**2
+
+__all__ += ["ANSWERS_FILE", "LEARNER_PREFIX_ENV", "SUBMISSION_ENV"]
+
+
+class LearnerError(Exception):
+    """The learner's code failed with an exception that is not one of Python's own."""
+
+
+def workdir() -> Path:
+    """The learner's folder: where the notebook writes its apps, its config and its answers."""
+    return Path(os.environ.get(SUBMISSION_ENV) or os.getcwd())
+
+
+def save_answers(values: dict[str, Any], name: str = ANSWERS_FILE) -> Path:
+    """Record answers in ``answers.json`` in the notebook's folder, merged with those saved before.
+
+    The values must be JSON values (numbers, strings, booleans, lists, dicts with string keys)::
+
+        save_answers({"scaling": scaling, "one_cpu": one_cpu})
+
+    The grader reads this file as data: it is your answer, as a file you hand in.
+    """
+    path = Path(name)
+    answers: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        old = json.loads(path.read_text())
+        answers = old if isinstance(old, dict) else {}
+    answers.update(values)
+    try:
+        text = json.dumps(answers, indent=1, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_answers takes JSON values (numbers, strings, booleans, lists, dicts): {exc}") from None
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def load_answers(name: str = ANSWERS_FILE) -> dict[str, Any]:
+    """The answers saved with :func:`save_answers` in the learner's folder, read as JSON (never run)."""
+    path = workdir() / name
+    try:
+        with path.open("rb") as f:
+            data = json.loads(f.read(_MAX_REPLY_BYTES))
+    except FileNotFoundError:
+        raise AssertionError(f"no {name} in the notebook's folder: run the cells that call save_answers") from None
+    except (OSError, ValueError) as exc:
+        raise AssertionError(f"{name} could not be read as JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise AssertionError(f"{name} should hold a JSON object (a dict), not {type(data).__name__}")
+    return data
+
+
+def _learner_process(request: dict[str, Any]) -> subprocess.Popen[bytes]:
+    prefix = json.loads(os.environ.get(LEARNER_PREFIX_ENV) or "[]")
+    process = subprocess.Popen(
+        [*prefix, sys.executable, str(_RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, cwd=workdir(), start_new_session=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write((json.dumps(request) + "\n").encode())
+    process.stdin.flush()
+    return process
+
+
+def _reply(process: subprocess.Popen[bytes], timeout: float, what: str) -> dict[str, Any]:
+    """One JSON line from the learner's process, within ``timeout`` seconds."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in data and len(data) < _MAX_REPLY_BYTES:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{what}: no answer from your code within {timeout:g} s")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    try:
+        reply = json.loads(data.split(b"\n", 1)[0])
+    except ValueError:
+        raise LearnerError(f"{what}: your code's process ended without an answer") from None
+    if not isinstance(reply, dict):
+        raise LearnerError(f"{what}: your code's process answered {type(reply).__name__}, not an object")
+    return reply
+
+
+def _value(reply: dict[str, Any], what: str) -> Any:
+    if reply.get("ok"):
+        return reply.get("value")
+    name, message = str(reply.get("error")), str(reply.get("message", ""))
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, Warning):
+        raise kind(message)  # ValueError stays a ValueError, for tests that expect one
+    raise LearnerError(f"{what}: {name}: {message}")
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """Close its stdin (it stops what it serves), wait, then TERM and KILL its group."""
+    with contextlib.suppress(OSError):
+        if process.stdin is not None:
+            process.stdin.close()
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, sig)
+        try:
+            process.wait(grace if sig is None else 3.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(OSError):
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def call(module: str, function: str, *args: Any, timeout: float = 30.0, **kwargs: Any) -> Any:
+    """Call ``function`` of the learner's ``module`` in a process of its own; return its value.
+
+    Arguments and the value are JSON values::
+
+        assert call("lab3_workers", "recommend_workers", 2, "cpu", 8000, 100) == 2
+
+    An exception the function raises is raised here by name (a ``ValueError`` stays one);
+    others become :class:`LearnerError`.
+    """
+    what = f"{module}.{function}"
+    process = _learner_process({"op": "call", "module": module, "function": function, "args": list(args),
+                                "kwargs": kwargs})
+    try:
+        return _value(_reply(process, timeout, what), what)
+    finally:
+        _stop(process, grace=2.0)
+
+
+def learner_module(module: str) -> Any:
+    """The learner's ``module`` as an object whose functions run through :func:`call`.
+
+    >>> mine = learner_module("lab3_workers")        # doctest: +SKIP
+    >>> mine.effective_cpus(8, 1.5)                  # doctest: +SKIP
+    2
+    """
+
+    class _Module:
+        def __getattr__(self, name: str) -> Callable[..., Any]:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return lambda *args, **kwargs: call(module, name, *args, **kwargs)
+
+        def __repr__(self) -> str:
+            return f"<the learner's module {module!r}, run in a process of its own>"
+
+    return _Module()
+
+
+def learner_config(path: str = "gunicorn.conf.py", timeout: float = 30.0) -> dict[str, Any]:
+    """The settings a Python config file (``gunicorn.conf.py``) defines, read in a process of its own."""
+    process = _learner_process({"op": "config", "path": path})
+    try:
+        value = _value(_reply(process, timeout, path), path)
+    finally:
+        _stop(process, grace=2.0)
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Described:
+    text: str
+
+    def describe(self) -> str:
+        return self.text
+
+
+class LearnerServer:
+    """A server running the learner's app in a process of the learner's; looks like a :class:`Server`.
+
+    ``url``, ``url_for``, ``get`` and ``kill_worker`` work as on a server you launched, so
+    :func:`survive_worker_kills`, :func:`responsiveness` and ``burst`` take it as they are.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], reply: dict[str, Any]) -> None:
+        self._process = process
+        self.url = str(reply["url"])
+        self.port = int(reply["port"])
+        self.spec = _Described(str(reply.get("describe", "")))
+
+    def url_for(self, path: str = "/") -> str:
+        return self.url + (path if path.startswith("/") else "/" + path)
+
+    def get(self, path: str = "/", *, headers: dict[str, str] | None = None, timeout: float = 30.0) -> Any:
+        return http_request(self.url_for(path), headers=headers, timeout=timeout)
+
+    def _command(self, op: str, timeout: float = 30.0) -> Any:
+        assert self._process.stdin is not None
+        self._process.stdin.write((json.dumps({"op": op}) + "\n").encode())
+        self._process.stdin.flush()
+        return _value(_reply(self._process, timeout, op), op)
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker (the learner's process does it); returns its pid."""
+        return int(self._command("kill_worker"))
+
+    def worker_pids(self) -> list[int]:
+        return [int(p) for p in self._command("worker_pids")]
+
+    def __repr__(self) -> str:
+        return f"<LearnerServer {self.spec.describe()} at {self.url}>"
+
+
+@contextlib.contextmanager
+def serve(*, config: str | None = None, timeout: float = 90.0, **spec: Any) -> Iterator[LearnerServer]:
+    """Serve the learner's app from their folder, in a process of theirs; stop it on leaving.
+
+    Takes :func:`~servelab.servers.launch`'s fields (``app="lab1_apps:wsgi_app"``,
+    ``server``, ``interface``, ``env``, ...), or ``config="gunicorn.conf.py"`` to run gunicorn
+    with the learner's config as :func:`launch_with_config` does::
+
+        with serve(server="uvicorn", app="lab1_apps:asgi_app", interface="asgi") as server:
+            assert server.get("/").status == 200
+    """
+    what = f"serving {spec.get('app', config)}"
+    process = _learner_process({"op": "serve", "spec": spec, "config": config})
+    try:
+        yield LearnerServer(process, {**_value_or_reply(_reply(process, timeout, what), what)})
+    finally:
+        _stop(process)
+
+
+def _value_or_reply(reply: dict[str, Any], what: str) -> dict[str, Any]:
+    if not reply.get("ok"):
+        _value(reply, what)
+    return reply

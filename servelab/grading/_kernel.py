@@ -1,11 +1,15 @@
-"""Become a sandboxed kernel: ``python -I -S .../servelab/grading/_kernel.py -- KERNEL ARGV...``.
+"""Become a sandboxed process: ``python -I -S .../servelab/grading/_kernel.py [--kernel] -- ARGV...``.
 
-Started by the kernel manager as root; reads :class:`SandboxConfig` from ``$SERVELAB_SANDBOX``
-and, in this order, joins the cgroups (so every descendant is counted and can be killed),
-hides paths behind empty read-only mounts in a private mount namespace, limits file size and
-core dumps, copies the connection file where the kernel can read it, drops to the sandbox
-user, and execs the kernel with a clean environment. Any failure stops here: a kernel never
-runs outside its sandbox by accident.
+Started as root by the grader (a kernel) or by the judge (a learner-side process that serves
+the learner's app or calls the learner's function); reads :class:`SandboxConfig` from
+``$SERVELAB_SANDBOX`` and, in this order, joins the cgroups (so every descendant is counted and
+can be killed) and the student's network namespace, makes a private mount namespace in which
+the hidden paths are covered by empty mounts (what must stay visible inside them, the package
+and the interpreter, is bound back) and ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock``
+are the student's own folders, limits file size and core dumps, drops to the student's user
+and execs the command with a clean environment. A kernel (``--kernel``) also gets its
+connection file copied where it can read it, and its output goes to a log in its home. Any
+failure stops here: nothing runs outside its sandbox by accident.
 
 Run as a script, it imports nothing from servelab (and no site packages): it starts in a few
 tens of milliseconds even on a busy machine, and a broken package cannot weaken it.
@@ -20,22 +24,22 @@ import os
 import resource
 import shutil
 import sys
+from typing import Any
 
 # Same names as servelab.grading.sandbox (kept literal: this file imports nothing from servelab).
 CONFIG_ENV = "SERVELAB_SANDBOX"
 MARK_ENV = "SERVELAB_GRADING_MARK"
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
+MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
-# Passed through to the kernel; everything else in the grader's environment stays behind.
-KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SERVELAB_QUICK", "SERVELAB_STRICT", "MPLBACKEND", "NBGRADER_EXECUTION")
-
-
-MS_BIND = 0x1000
 MNT_DETACH = 2
+# Passed through; everything else in the grader's environment stays behind.
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SERVELAB_QUICK", "SERVELAB_STRICT", "MPLBACKEND", "NBGRADER_EXECUTION")
+STUDENT = "servelab-student"
 
 
 def _libc() -> ctypes.CDLL:
@@ -48,58 +52,81 @@ def _check(rc: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _closed_ancestor(path: str) -> tuple[str, str] | None:
-    """The highest folder above ``path`` that others may not enter, and its child on the way."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _cover(libc: ctypes.CDLL, folder: str, keep: list[str], stage: str, mode: str) -> None:
+    """Lay an empty tmpfs over ``folder``, then bind each path of ``keep`` inside it back in place."""
+    inside = [k for k in keep if _inside(k, folder) and k != folder]
+    inside = [k for k in inside if not any(o != k and _inside(k, o) for o in inside)]  # outermost only
+    staged = []
+    for path in inside:
+        temp = os.path.join(stage, str(len(os.listdir(stage))))
+        if os.path.isdir(path):
+            os.makedirs(temp)
+        else:
+            open(temp, "w").close()  # a file is bound onto a file
+        _check(libc.mount(path.encode(), temp.encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
+        staged.append((path, temp))
+    flags = 0 if staged else MS_RDONLY
+    _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", flags, f"size=64k,mode={mode}".encode()), f"cover {folder}")
+    for path, temp in staged:
+        if os.path.isdir(temp):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+        _check(libc.mount(temp.encode(), path.encode(), None, MS_BIND | MS_REC, None), f"rebind {path}")
+        libc.umount2(temp.encode(), MNT_DETACH)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that others may not enter."""
     parts = os.path.realpath(path).split(os.sep)
     for i in range(2, len(parts)):
         folder = os.sep.join(parts[:i]) or os.sep
         if not os.stat(folder).st_mode & 0o001:
-            return folder, os.sep.join(parts[: i + 1])
+            return folder
     return None
 
 
-def _open_way(libc: ctypes.CDLL, needed: list[str], stage: str) -> None:
-    """Make ``needed`` reachable by the sandbox user without opening up what is around it.
-
-    A closed folder on the way (``/root`` holding pyenv's Python) is covered with an empty
-    tmpfs that others may enter, and only the child that is needed is bound back into it.
-    """
-    for path in needed:
-        found = _closed_ancestor(path)
-        if found is None:
-            continue
-        folder, child = found
-        temp = os.path.join(stage, str(abs(hash(child))))
-        os.makedirs(temp, exist_ok=True)
-        _check(libc.mount(child.encode(), temp.encode(), None, MS_BIND | MS_REC, None), f"bind {child}")
-        _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, b"size=64k,mode=711"), f"cover {folder}")
-        os.makedirs(child, exist_ok=True)
-        _check(libc.mount(temp.encode(), child.encode(), None, MS_BIND | MS_REC, None), f"rebind {child}")
-        libc.umount2(temp.encode(), MNT_DETACH)
-
-
-def _private_view(hide: tuple[str, ...], needed: list[str], stage: str) -> None:
+def _private_view(cfg: dict[str, Any], needed: list[str]) -> None:
+    """The student's own view of the disk (a private mount namespace)."""
     libc = _libc()
+    stage = os.path.join(cfg["home"], ".stage")
+    os.makedirs(stage, exist_ok=True)
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS), needed to hide the hidden tests")
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-    _open_way(libc, needed, stage)
-    _hide(libc, hide)
-
-
-def _hide(libc: ctypes.CDLL, paths: tuple[str, ...]) -> None:
-    for path in paths:
-        if not os.path.exists(path):
+    keep = [os.path.realpath(p) for p in [*cfg.get("keep", ()), *needed, cfg["home"]]]
+    # A closed folder on the way (``/root`` holding pyenv's Python): covered by one others may
+    # enter, with only what is needed bound back into it.
+    for folder in sorted({f for f in map(_closed_ancestor, keep) if f}, key=len):
+        _cover(libc, folder, keep, stage, "711")
+    for path in sorted(cfg["hide"], key=len):  # a folder before what is inside it
+        if not os.path.exists(path) or path in keep:
             continue
         if os.path.isdir(path):
-            rc = libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k,mode=000")
+            _cover(libc, path, keep, stage, "000" if not any(_inside(k, path) for k in keep) else "711")
         else:
-            rc = libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
-        _check(rc, f"hide {path}")
+            _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
+    for target, own in cfg.get("private", ()):
+        if os.path.isdir(target):
+            _check(libc.mount(own.encode(), target.encode(), None, MS_BIND, None), f"private {target}")
+
+
+def _enter_network(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _check(_libc().setns(fd, CLONE_NEWNET), "setns into the student's network namespace")
+    finally:
+        os.close(fd)
 
 
 def main(argv: list[str]) -> None:
     if "--" not in argv:
-        raise SystemExit("usage: python -m servelab.grading._kernel -- KERNEL ARGV...")
+        raise SystemExit("usage: python -I -S .../_kernel.py [--kernel] -- ARGV...")
+    kernel = "--kernel" in argv[: argv.index("--")]
     cmd = argv[argv.index("--") + 1 :]
     cfg = json.loads(os.environ[CONFIG_ENV])
     pid = str(os.getpid())
@@ -107,17 +134,8 @@ def main(argv: list[str]) -> None:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
             f.write(pid)
     uid, gid, home = cfg["uid"], cfg["gid"], cfg["home"]
-    if uid is not None:
-        needed = [cmd[0], sys.executable, sys.base_prefix, sys.prefix, PACKAGE_ROOT]
-        _private_view(tuple(cfg["hide"]), needed, os.path.join(home, ".stage"))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cfg['file_size_bytes'], cfg['file_size_bytes']))
-    if not any("pids" in path for path in cfg["cgroups"]):
-        # Without a pids cgroup, the per-user process limit is the bound on a fork bomb. With
-        # one it must not be set: it counts every process of the user, so one student's bomb
-        # would stop the others' kernels (graded at the same time, as the same user) forking.
-        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
-    if "-f" in cmd:
+    if kernel and "-f" in cmd:
+        # Copied before the private view: the grader's copy is in its /tmp, not the student's.
         i = cmd.index("-f") + 1
         own = os.path.join(home, "kernel-connection.json")
         shutil.copyfile(cmd[i], own)
@@ -125,11 +143,23 @@ def main(argv: list[str]) -> None:
             os.chown(own, uid, gid if gid is not None else -1)
         os.chmod(own, 0o600)
         cmd[i] = own
+    if cfg.get("netns"):
+        _enter_network(cfg["netns"])
+    if uid is not None:
+        _private_view(cfg, [cmd[0], sys.executable, sys.base_prefix, sys.prefix, os.path.dirname(__file__)])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["file_size_bytes"], cfg["file_size_bytes"]))
+    if not cfg.get("bounds_processes"):
+        # Without a pids cgroup, the per-user process limit is the bound on a fork bomb. With
+        # one it must not be set: as a shared user, one student's bomb would stop the others.
+        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
     env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
-    env.update(dict(cfg['env']))
+    env.update(dict(cfg["env"]))
     env.update(
         HOME=home,
-        TMPDIR=os.path.join(home, "tmp"),
+        USER=STUDENT,
+        LOGNAME=STUDENT,
+        TMPDIR=os.path.join(home, ".tmp"),
         MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
         XDG_CACHE_HOME=os.path.join(home, ".cache"),
         IPYTHONDIR=os.path.join(home, ".ipython"),
@@ -137,13 +167,14 @@ def main(argv: list[str]) -> None:
         PYTHONDONTWRITEBYTECODE="1",
     )
     env[MARK_ENV] = cfg["mark"]
-    # The kernel's own stdout/stderr go to a file in its home, not into the grader's log.
-    out = os.open(os.path.join(home, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    if uid is not None:
-        os.fchown(out, uid, gid if gid is not None else -1)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
+    if kernel:
+        # The kernel's own stdout/stderr go to a file in its home, not into the grader's log.
+        out = os.open(os.path.join(home, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if uid is not None:
+            os.fchown(out, uid, gid if gid is not None else -1)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
     if uid is not None:
         os.setgroups([])
         os.setgid(gid if gid is not None else uid)

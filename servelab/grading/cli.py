@@ -62,7 +62,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1: measured labs "
                    "compete for CPUs)")
     p.add_argument("--force", action="store_true", help="grade again students already in the gradebook")
-    p.add_argument("--user", default="nobody", help="unprivileged user kernels run as when root ('-': no change)")
+    p.add_argument("--user", default="auto", help="when root, who kernels run as: 'auto' (default: a user id of "
+                   "each student's own), an account name (all students the same user), or '-' (no change)")
     p.add_argument("--source", default=None, help="the lab's source notebook (default solutions/LAB/LAB.ipynb)")
     p.set_defaults(handler=_grade)
 

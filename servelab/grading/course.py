@@ -36,7 +36,7 @@ def nbgrader_config(
     max_output_bytes: int = 200_000,
 ) -> Config:
     """nbgrader settings for the course at ``root`` (the ones that matter, spelled out)."""
-    from servelab.grading.execute import GuardedExecute
+    from servelab.grading.execute import JudgedOutputs
 
     c = Config()
     c.CourseDirectory.root = str(root)
@@ -66,8 +66,10 @@ def nbgrader_config(
         SaveAutoGrades,
     )
 
+    # Nothing runs inside nbgrader: the learner's cells ran in the sandbox and the tests in the
+    # judge (servelab.grading.student); JudgedOutputs puts both outputs where execution was.
     c.Autograde.autograde_preprocessors = [
-        GuardedExecute,
+        JudgedOutputs,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,

@@ -14,6 +14,11 @@
   grader's memory nor the feedback explodes;
 * what happened is written as JSON to ``$SERVELAB_GRADING_NOTES`` for the gradebook's reason.
 
+It runs the learner's cells only: the test cells are emptied before (the judge runs them, in
+a process of its own, see :mod:`servelab.grading.judge`). :class:`JudgedOutputs` then stands
+in nbgrader's autograde where execution was: it puts back the outputs of the learner's run and
+the judge's outputs of each test cell, and nbgrader scores them as it always does.
+
 Kernels start through :class:`SandboxKernelManager`, which wraps the kernel's command with
 :mod:`servelab.grading._kernel` when a sandbox is configured.
 """
@@ -28,15 +33,16 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
-from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute
+from nbformat import NotebookNode, from_dict
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer
 
 from servelab.grading.sandbox import CONFIG_ENV, kernel_command
 
-__all__ = ["NOTES_ENV", "GuardedExecute", "SandboxKernelManager"]
+__all__ = ["JUDGED_ENV", "NOTES_ENV", "GuardedExecute", "JudgedOutputs", "SandboxKernelManager", "output_key"]
 
 NOTES_ENV = "SERVELAB_GRADING_NOTES"
+JUDGED_ENV = "SERVELAB_JUDGED_OUTPUTS"
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -44,7 +50,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd: list[str] = super().format_kernel_cmd(extra_arguments)
-        return kernel_command(cmd) if os.environ.get(CONFIG_ENV) else cmd
+        return kernel_command(cmd, kernel=True) if os.environ.get(CONFIG_ENV) else cmd
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -128,9 +134,46 @@ class GuardedExecute(Execute):  # type: ignore[misc]
                 self._notes["truncated"].append(cell_index)
                 outs.append(
                     NotebookNode(
-                        output_type="stream", name="stderr",
+                        # stdout: a notice of the grader's is never mistaken for a failure.
+                        output_type="stream", name="stdout",
                         text=f"\n[output cut by the grader after {self.max_output_bytes:,} bytes]\n",
                     )
                 )
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def output_key(cell: NotebookNode, ordinal: int) -> str:
+    """How a cell is found again after nbgrader has restored the notebook: its nbgrader id, else
+    its place among the cells that have none (nbgrader never adds or moves those)."""
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"id:{gid}" if gid else f"n:{ordinal}"
+
+
+class JudgedOutputs(NbGraderPreprocessor):  # type: ignore[misc]
+    """Autograde without running anything: each cell gets the outputs recorded for it.
+
+    ``$SERVELAB_JUDGED_OUTPUTS`` names a JSON file ``{"learner": {key: outputs}, "tests":
+    {grade_id: outputs}}``: the learner's run and the judge's. A test cell with nothing
+    recorded did not run, and gets an error (zero points).
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: Any) -> Any:
+        with open(os.environ[JUDGED_ENV]) as f:
+            judged = json.load(f)
+        ordinal = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            key = output_key(cell, ordinal)
+            if not meta.get("grade_id"):
+                ordinal += 1
+            if meta.get("grade"):
+                outs = judged["tests"].get(meta.get("grade_id"))
+                if outs is None:
+                    outs = [dict(_error("NotRun", judged.get("not_run", "not run")))]
+            else:
+                outs = judged["learner"].get(key, [])
+            cell.outputs = [from_dict(o) for o in outs]
+        return nb, resources

@@ -7,10 +7,14 @@ For each student, in order:
 1. read the notebook and compare it with the lab (:mod:`~servelab.grading.submissions`); a file
    that cannot be graded gets its row at once, with zero points and the reason;
 2. copy it into a throw-away nbgrader course (the original is never written);
-3. fork a grading process in a session of its own, whose kernel runs in a
-   :class:`~servelab.grading.sandbox.Sandbox` (unprivileged user, cgroup, hidden paths);
-4. wait for it against the notebook's deadline, then kill the session and everything left in
-   the sandbox's cgroup (servers the submission started, in sessions of their own, included);
+3. fork a grading process in a session of its own, which runs the learner's cells in a
+   :class:`~servelab.grading.sandbox.Sandbox` (a user id of the student's own, cgroups, a
+   network namespace, hidden paths), then the tests in the judge, a clean process that never
+   runs the submission's code, then nbgrader on what both produced
+   (:mod:`~servelab.grading.student`);
+4. wait for it against the deadline, then kill the session and everything left in the
+   sandbox (servers the submission started, in sessions of their own, included), and remove
+   everything the student wrote;
 5. read the points from nbgrader's gradebook, write the student's row to the CSV atomically,
    and write feedback with no hidden test in it.
 
@@ -39,11 +43,18 @@ from typing import Any
 import nbformat
 
 from servelab.grading.course import Course
-from servelab.grading.execute import NOTES_ENV
 from servelab.grading.feedback import hidden_test_lines, render_feedback, strip_hidden_tests
 from servelab.grading.gradebook import RETRY_STATUSES, read_gradebook, write_gradebook
 from servelab.grading.labs import lab_grade_ids, source_path
-from servelab.grading.sandbox import DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_MAX, DEFAULT_USER, Sandbox
+from servelab.grading.sandbox import (
+    DEFAULT_DISK_BYTES,
+    DEFAULT_MEMORY_BYTES,
+    DEFAULT_PIDS_MAX,
+    DEFAULT_USER,
+    WITHOUT_ROOT,
+    Sandbox,
+)
+from servelab.grading.student import grade_student
 from servelab.grading.submissions import Submission, find_submissions, precheck, student_id
 
 __all__ = ["GradeOptions", "grade_folder"]
@@ -61,6 +72,7 @@ class GradeOptions:
     user: str | None = DEFAULT_USER
     pids_max: int = DEFAULT_PIDS_MAX
     memory_bytes: int | None = DEFAULT_MEMORY_BYTES
+    disk_bytes: int = DEFAULT_DISK_BYTES
     max_output_bytes: int = 200_000
     source: Path | None = None  # default: the lab's source in solutions/
 
@@ -76,24 +88,57 @@ class _Running:
     notes: list[str] = field(default_factory=list)
 
 
-def _safe_to_hide(path: Path, keep: list[Path]) -> bool:
-    # Never hide a folder the kernel needs (Python, servelab, its own home).
-    path = path.resolve()
-    return not any(k == path or path in k.parents for k in keep)
+def _git_dirs(root: Path) -> list[Path]:
+    """The repository's git folder, and the one holding its objects when ``.git`` is a worktree's file."""
+    git = root / ".git"
+    if not git.is_file():
+        return [git]
+    found = [git]
+    text = git.read_text().strip()
+    if text.startswith("gitdir:"):
+        gitdir = (root / text.split(":", 1)[1].strip()).resolve()
+        common = gitdir / "commondir"
+        found.append((gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir)
+    return found
 
 
-def _hidden_paths(source: Path, submissions: Path, out: Path, options: GradeOptions, sandbox_parent: Path) -> list[str]:
+def _visible_paths(sandbox_parent: Path) -> list[Path]:
+    """What a kernel needs to see even inside a hidden folder: Python, the installed packages, servelab."""
     import servelab
 
-    keep = [Path(sys.prefix).resolve(), Path(servelab.__file__).resolve().parent, sandbox_parent.resolve()]
+    keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(servelab.__file__).resolve().parent,
+            sandbox_parent.resolve()]
     keep += [Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
-    wanted = [source.resolve().parent, submissions.resolve(), out.resolve()]
+    return keep
+
+
+def _hidden_paths(source: Path, submissions: Path, out: Path, options: GradeOptions) -> list[str]:
+    """Folders a kernel must not see. What it needs inside them (:func:`_visible_paths`) is bound back."""
+    import servelab
+
+    # The whole folder holding the gradebook: its atomic rename makes a new file, which a mount
+    # over the file alone would not cover.
+    wanted = [source.resolve().parent, submissions.resolve(), out.resolve().parent]
     if options.feedback_dir is not None:
         wanted.append(options.feedback_dir.resolve())
     # The solutions folder holds every lab's hidden tests.
     if source.resolve().parent.parent.name == "solutions":
         wanted.append(source.resolve().parent.parent)
-    return sorted({str(p) for p in wanted if p.exists() and _safe_to_hide(p, keep)})
+    # An editable install (a checkout): the whole checkout, git objects and solutions included;
+    # only the package and the virtual environment are bound back.
+    checkout = Path(servelab.__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        wanted += [checkout, *_git_dirs(checkout)]
+    return sorted({str(p) for p in wanted if p.exists() and p != Path("/")})
+
+
+def _sandbox_parent() -> Path:
+    # Not under /tmp: inside the sandbox /tmp is the student's own, which would hide the home.
+    run = Path("/run")
+    where = run if os.geteuid() == 0 and run.is_dir() and os.access(run, os.W_OK) else None
+    parent = Path(tempfile.mkdtemp(prefix="servelab-sandboxes-", dir=where))
+    parent.chmod(0o711)  # a student may enter its own home, not list the others
+    return parent
 
 
 def _row(
@@ -141,9 +186,9 @@ class _Batch:
         self.release = nbformat.read(course.release_notebook, as_version=4)
         self.other_labs = {name: ids for name, ids in lab_grade_ids().items() if name != self.lab}
         self.rows = read_gradebook(out)
-        self.sandbox_parent = Path(tempfile.mkdtemp(prefix="servelab-sandboxes-"))
-        self.sandbox_parent.chmod(0o711)  # the kernel may enter its own home, not list others
-        self.hide = _hidden_paths(options.source or source_path(self.lab), folder, out, options, self.sandbox_parent)
+        self.sandbox_parent = _sandbox_parent()
+        self.hide = _hidden_paths(options.source or source_path(self.lab), folder, out, options)
+        self.keep = [str(p) for p in _visible_paths(self.sandbox_parent)]
         (course.root / "notes").mkdir(exist_ok=True)
 
     # --- rows -----------------------------------------------------------------------------
@@ -171,12 +216,12 @@ class _Batch:
         assert check.notebook is not None
         self.course.submit(sid, check.notebook)
         sandbox = Sandbox.create(
-            sid, parent=self.sandbox_parent, hide=self.hide, user=self.options.user,
+            sid, parent=self.sandbox_parent, hide=self.hide, keep=self.keep, user=self.options.user,
             pids_max=self.options.pids_max, memory_bytes=self.options.memory_bytes,
+            disk_bytes=self.options.disk_bytes,
         )
         notes_file = self.course.root / "notes" / f"{sid}.json"
         notes_file.unlink(missing_ok=True)
-        env = {**sandbox.kernel_env(), NOTES_ENV: str(notes_file)}
         pid = os.fork()
         if pid == 0:  # the grading process
             code = 1
@@ -186,8 +231,10 @@ class _Batch:
                 # A caller's "warnings are errors" (pytest) must not fail nbgrader's own warnings.
                 warnings.resetwarnings()
                 warnings.simplefilter("ignore")
-                os.environ.update(env)
-                result = self.course.autograde(sid)
+                result = grade_student(
+                    self.course, sid, sandbox, notes_file, cell_timeout=self.options.cell_timeout,
+                    budget=self.options.notebook_timeout, max_output_bytes=self.options.max_output_bytes,
+                )
                 (self.course.root / "notes" / f"{sid}.result.json").write_text(
                     json.dumps({"success": bool(result.get("success")), "log": str(result.get("log", ""))[-4000:]})
                 )
@@ -199,16 +246,21 @@ class _Batch:
                 os._exit(code)
         started = time.monotonic()
         notes = list(check.notes) + ([sub.note] if sub.note else []) + sandbox.notes
-        # The notebook budget ends the notebook in order; the hard deadline is the backstop.
-        deadline = started + self.options.notebook_timeout + 60
+        # The learner's notebook and then the tests each have the notebook's budget, which ends
+        # them in order; the hard deadline is the backstop.
+        deadline = started + self.hard_limit
         return _Running(sub, sid, pid, sandbox, started, deadline, notes)
+
+    @property
+    def hard_limit(self) -> int:
+        return 2 * self.options.notebook_timeout + 60
 
     def finish(self, run: _Running, timed_out: bool) -> dict[str, Any]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(run.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(run.pid, 0)
-        killed = run.sandbox.members()
+        killed = len(run.sandbox.members())
         if run.sandbox.pids_limit_hits():
             run.notes.append(
                 f"the submission hit the sandbox's limit of {self.options.pids_max} processes "
@@ -216,7 +268,7 @@ class _Batch:
             )
         run.sandbox.close()
         seconds = round(time.monotonic() - run.started, 1)
-        return self._graded_row(run, timed_out, len(killed), seconds)
+        return self._graded_row(run, timed_out, killed, seconds)
 
     def _graded_row(self, run: _Running, timed_out: bool, killed: int, seconds: float) -> dict[str, Any]:
         sub, sid = run.sub, run.sid
@@ -234,12 +286,17 @@ class _Batch:
             extra.append(f"cell {t['cell']} hit the per-cell timeout ({limit} s) and was interrupted")
         if notes.get("truncated"):
             extra.append(f"output cut after {self.options.max_output_bytes:,} bytes in cell(s) {notes['truncated']}")
+        killed += int(notes.get("left_running") or 0)
         if killed:
             extra.append(f"killed {killed} process(es) the submission left running")
+        if notes.get("learner_error"):
+            extra.append(f"the notebook could not run to its end: {notes['learner_error']}")
+        if notes.get("judge_stopped"):
+            extra.append(notes["judge_stopped"])
         if timed_out or scores is None:
             status = "timeout" if timed_out else "not-graded"
             why = (
-                f"grading stopped after {self.options.notebook_timeout + 60} s (per-notebook limit)"
+                f"grading stopped after {self.hard_limit} s (per-notebook limit)"
                 if timed_out else "nbgrader could not grade it: " + self._nbgrader_log(sid)
             )
             row = _row(sub, self.lab, status, "; ".join([why, *extra]), self.max_score, self.tests)
@@ -316,6 +373,8 @@ def grade_folder(
     """
     options = options or GradeOptions()
     say = progress or (lambda _msg: None)
+    if os.geteuid() != 0:
+        say(f"grading without root: {WITHOUT_ROOT}")
     source = options.source or source_path(lab)
     subs = find_submissions(submissions, lab)
     with Course.create(

@@ -9,18 +9,25 @@ from pathlib import Path
 
 import pytest
 
+from servelab.grading.sandbox import UID_RANGE
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the full sandbox needs root")
-NOBODY = 65534  # the user kernels run as under the full sandbox
+NOBODY = 65534  # the user the unprivileged-grading test runs the grader as
+
+
+def sandbox_user(uid: int) -> bool:
+    """Whether ``uid`` is one kernels run as: a student's own (the full sandbox) or nobody."""
+    return uid == NOBODY or uid in UID_RANGE
 
 
 def nobody_processes(ignore: frozenset[str] = frozenset()) -> list[str]:
-    """"PID [state] command" for every live process of nobody, but the PIDs in ``ignore``."""
+    """"PID [state] command" for every live process of a sandbox user, but the PIDs in ``ignore``."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or entry in ignore:
             continue
         try:
-            if os.stat(f"/proc/{entry}").st_uid == NOBODY:
+            if sandbox_user(os.stat(f"/proc/{entry}").st_uid):
                 state = Path(f"/proc/{entry}/stat").read_text().split(") ")[-1][:1]
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
                 found.append(f"{entry} [{state}] {cmdline.decode(errors='replace')[:80]}")

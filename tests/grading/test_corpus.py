@@ -15,10 +15,10 @@ from servelab.grading.feedback import hidden_test_lines
 from servelab.grading.labs import source_path, student_path
 from servelab.grading.runner import GradeOptions, grade_folder
 from tests.grading.conftest import needs_root, nobody_processes_left
-from tests.grading.corpus import CASES, LAB, write_corpus
+from tests.grading.corpus import CASES, LAB, TMP_MARK, write_corpus
 
 pytestmark = [needs_root, pytest.mark.slow]
-BATCH_BUDGET_S = 240
+BATCH_BUDGET_S = 420
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -34,14 +34,14 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (subs / "untouched").mkdir()
     shutil.copy(student_path(LAB), subs / "untouched" / f"{LAB}.ipynb")
     shutil.copy(source_path(LAB), subs / "the-solution.ipynb")  # a bare .ipynb is a student too
-    assert len(list(subs.iterdir())) == 20
+    assert len(list(subs.iterdir())) == len(CASES) + 2
     before = _checksums(subs)
     out = work / "grades.csv"
     started = time.monotonic()
     options = GradeOptions(cell_timeout=10, notebook_timeout=90, jobs=3, feedback_dir=work / "feedback")
     rows = grade_folder(subs, LAB, out, options)
     seconds = time.monotonic() - started
-    print(f"\n20 submissions graded in {seconds:.0f} s")
+    print(f"\n{len(CASES) + 2} submissions graded in {seconds:.0f} s")
     (Path("artifacts")).mkdir(exist_ok=True)
     Path("artifacts/grading-batch-seconds.txt").write_text(f"{seconds:.1f}\n")
     return {"rows": rows, "cases": cases, "out": out, "work": work, "subs": subs, "before": before, "seconds": seconds}
@@ -78,6 +78,7 @@ def test_the_gradebook_has_one_row_per_student_and_no_forgery(batch: dict[str, A
         rows = list(csv.DictReader(f))
     assert sorted(r["student"] for r in rows) == sorted(batch["rows"])
     assert "mallory" not in batch["out"].read_text()
+    assert not (batch["out"].parent / "grades.csv.new").exists()
     assert {"test_wsgi_app", "test_asgi_app", "test_methods", "test_bridge"} <= set(rows[0])
     assert not list(batch["out"].parent.glob(".grades.csv.*.tmp")), "a temporary file was left behind"
 
@@ -102,6 +103,22 @@ def test_feedback_holds_no_hidden_test(batch: dict[str, Any]) -> None:
 def test_nothing_is_left_running(batch: dict[str, Any]) -> None:
     assert nobody_processes_left() == []
     assert not list(Path("/sys/fs/cgroup/pids").glob("servelab-grade-*"))
+
+
+def test_nothing_the_students_wrote_is_left(batch: dict[str, Any]) -> None:
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not (Path(folder) / TMP_MARK).exists(), f"a student's file outlived it in {folder}"
+    assert not list(Path("/run").glob("servelab-sandboxes-*")), "a sandbox (home, network namespace) was left"
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert "servelab-sandboxes-" not in mounts and "servelab-home" not in mounts
+
+
+def test_hostile_submissions_are_contained(batch: dict[str, Any]) -> None:
+    """Each leaves its wrong answer in place and tries to score anyway: none gets a point."""
+    hostile = ["input-transformer", "ipython-hooks", "fake-launch", "patch-runtime", "shadow-modules",
+               "peek-hidden", "peek-git", "write-gradebook", "other-students", "leave-files"]
+    scores = {name: float(batch["rows"][name]["score"]) for name in hostile}
+    assert scores == dict.fromkeys(hostile, 0.0)
 
 
 def test_a_rerun_skips_students_already_graded(batch: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from servelab.grading.gradebook import read_gradebook, write_gradebook
 from servelab.grading.labs import lab_grade_ids, source_path, student_path
 from servelab.grading.sandbox import Sandbox, kernel_command
 from servelab.grading.submissions import find_submissions, precheck, student_id
-from tests.grading.conftest import needs_root
+from tests.grading.conftest import needs_root, sandbox_user
 
 LAB = "lab1-wsgi-asgi"
 
@@ -79,9 +79,9 @@ def test_submissions_are_found_per_student(tmp_path: Path) -> None:
     assert student_id("Ana María/../x") != "Ana María/../x" and "/" not in student_id("a/b")
 
 
-def _all_nobody(pids: list[int]) -> bool:
+def _all_sandboxed(pids: list[int]) -> bool:
     try:
-        return all(os.stat(f"/proc/{pid}").st_uid == 65534 for pid in pids)
+        return all(sandbox_user(os.stat(f"/proc/{pid}").st_uid) for pid in pids)
     except FileNotFoundError:
         return False
 
@@ -104,10 +104,10 @@ def test_sandbox_kills_what_escapes_into_new_sessions(tmp_path: Path) -> None:
         )
         # The wrapper joins the cgroup as root and only then drops to nobody: wait for both.
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (len(box.members()) >= 2 and _all_nobody(box.members())):
+        while time.monotonic() < deadline and not (len(box.members()) >= 2 and _all_sandboxed(box.members())):
             time.sleep(0.05)
         assert len(box.members()) >= 2
-        assert _all_nobody(box.members())
+        assert _all_sandboxed(box.members())
     finally:
         killed = box.close()
         parent.rmdir()
@@ -127,3 +127,150 @@ def test_a_failed_grading_names_the_exception_not_nbgraders_pointer_to_it() -> N
     assert _log_reason(log).startswith("PermissionError: [Errno 13]")
     assert _log_reason("[ERROR] Timeout waiting for output\n") == "[ERROR] Timeout waiting for output"
     assert _log_reason("") == "no details"
+
+
+# --- the judge ---------------------------------------------------------------------------------
+
+
+def test_a_passing_test_keeps_its_points_whatever_it_prints() -> None:
+    from nbgrader.utils import determine_grade
+
+    from servelab.grading.judge import run_cell
+
+    code = "import sys, warnings\nwarnings.warn('a library warning')\nsys.stderr.write('noise')\nprint('x' * 5000)"
+    outputs = run_cell(code, {}, "test_x", timeout=10, max_output=1000)
+    assert [o["output_type"] for o in outputs] == ["stream"] and outputs[0]["name"] == "stdout"
+    assert "a library warning" in outputs[0]["text"] and "output cut by the grader" in outputs[0]["text"]
+    cell = nbformat.v4.new_code_cell("", outputs=[nbformat.from_dict(o) for o in outputs])
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_x", "points": 3, "solution": False}
+    assert determine_grade(cell) == (3, 3)
+    failed = run_cell("assert 1 == 2, 'wrong'", {}, "test_y", timeout=10, max_output=1000)
+    assert failed[-1]["output_type"] == "error" and failed[-1]["ename"] == "AssertionError"
+
+
+def test_the_judge_never_imports_from_the_submission(tmp_path: Path) -> None:
+    work = tmp_path / "submission"
+    (work / "servelab").mkdir(parents=True)
+    for name in ("json.py", "servelab/__init__.py", "sitecustomize.py", "usercustomize.py"):
+        (work / name).write_text("raise SystemExit('imported from the submission')\n")
+    request = {"cells": [{"grade_id": "t", "source": "import json, servelab\nprint(servelab.__file__)"}],
+               "workdir": str(work)}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    # Even run from inside the submission's folder, ``-I`` keeps it off sys.path.
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "servelab.grading.judge", str(tmp_path / "request.json"),
+         str(tmp_path / "results.json")],
+        cwd=work, env={**os.environ, "PYTHONPATH": str(work)}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = json.loads((tmp_path / "results.json").read_text())["t"]
+    assert outputs[0]["text"].strip().endswith("servelab/__init__.py") and str(work) not in outputs[0]["text"]
+
+
+def test_a_learner_call_runs_in_the_learners_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from servelab.course import labkit
+
+    (tmp_path / "mine.py").write_text(
+        "import os\ndef pid():\n    print('noise on stdout')\n    return os.getpid()\n"
+        "def fail(kind):\n    raise ValueError(kind)\n"
+    )
+    monkeypatch.setenv(labkit.SUBMISSION_ENV, str(tmp_path))
+    assert labkit.call("mine", "pid") != os.getpid()
+    with pytest.raises(ValueError, match="gpu"):
+        labkit.learner_module("mine").fail("gpu")
+    labkit.save_answers({"x": 1}, name=str(tmp_path / "answers.json"))
+    assert labkit.load_answers()["x"] == 1
+
+
+# --- the sandbox -------------------------------------------------------------------------------
+
+
+def test_cgroup_v2_against_a_fake_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine may have cgroup v1 only: the v2 path is checked against a fake hierarchy."""
+    from servelab.grading import sandbox as sb
+
+    root = tmp_path / "cgroup"
+    (root / "grader").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (tmp_path / "proc-cgroup").write_text("0::/grader\n")
+    monkeypatch.setattr(sb, "CGROUP_ROOT", root)
+    monkeypatch.setattr(sb, "PROC_CGROUP", tmp_path / "proc-cgroup")
+    box = Sandbox(home=tmp_path / "home", mark="m", uid=None, gid=None)
+    (tmp_path / "home").mkdir()
+    box._make_cgroups("leaf", 64, 1000)
+    leaf = root / "grader" / "leaf"
+    assert box.cgroups == [leaf]
+    assert (leaf / "pids.max").read_text() == "64" and (leaf / "memory.max").read_text() == "1000"
+    assert (root / "grader" / "cgroup.subtree_control").read_text() == "+pids +memory"
+    assert box.bounds_processes and box.notes == []  # a v2 path has no "pids" in it
+    assert box.config.bounds_processes
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (leaf / "cgroup.procs").write_text(f"{child.pid}\n")
+    (leaf / "cgroup.kill").write_text("")
+    assert box.members() == [child.pid]
+    assert box.kill_all(5) == 1 and (leaf / "cgroup.kill").read_text() == "1"
+    assert child.wait(5) == -9
+    box.close()
+
+
+def test_without_root_the_notes_say_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from servelab.grading import sandbox as sb
+
+    monkeypatch.setattr(sb.os, "geteuid", lambda: 1000)
+    box = Sandbox.create("t", parent=tmp_path)
+    try:
+        assert box.uid is None and box.cgroups == [] and box.netns is None
+        note = " ".join(box.notes)
+        for missing in ("runs as you", "hidden tests", "gradebook", "user of its own", "private /tmp",
+                        "network namespace", "disk bound", "RLIMIT_NPROC"):
+            assert missing in note, missing
+    finally:
+        box.close()
+
+
+_PROBE = """
+import json, os, socket, sys
+checkout = sys.argv[1]
+out = {"uid": os.getuid(), "interfaces": sorted(n for _, n in socket.if_nameindex())}
+for name in (".git", "solutions", "tests", "pyproject.toml", "servelab/__init__.py"):
+    out[name] = os.path.exists(os.path.join(checkout, name))
+out["gradebook_dir"] = os.path.exists(sys.argv[2])
+out["tmp"] = sorted(os.listdir("/tmp"))
+open("/tmp/probe-left-behind", "w").write("x")
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    out["internet"] = True
+except OSError:
+    out["internet"] = False
+print(json.dumps(out))
+"""
+
+
+@needs_root
+def test_the_sandbox_hides_the_checkout_and_gives_a_private_tmp_and_network(tmp_path: Path) -> None:
+    import servelab
+    from servelab.grading.runner import GradeOptions, _hidden_paths, _sandbox_parent, _visible_paths
+
+    checkout = Path(servelab.__file__).resolve().parent.parent
+    parent = _sandbox_parent()
+    out = tmp_path / "book" / "grades.csv"
+    out.parent.mkdir()
+    hide = _hidden_paths(source_path(LAB), tmp_path, out, GradeOptions())
+    box = Sandbox.create("t", parent=parent, hide=hide, keep=[str(p) for p in _visible_paths(parent)])
+    try:
+        done = subprocess.run(
+            kernel_command([sys.executable, "-c", _PROBE, str(checkout), str(out.parent)], kernel=False),
+            env={**os.environ, **box.kernel_env()}, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["uid"] in range(1_900_000_000, 1_901_000_000)
+        assert not seen[".git"] and not seen["solutions"] and not seen["tests"] and not seen["pyproject.toml"]
+        assert seen["servelab/__init__.py"], "the package stays importable"
+        assert not seen["gradebook_dir"]
+        assert seen["tmp"] == [] and seen["interfaces"] == ["lo"] and not seen["internet"]
+    finally:
+        box.close()
+        parent.rmdir()
+    assert not Path("/tmp/probe-left-behind").exists(), "the student's /tmp is its own, and goes with it"
+    assert not box.home.exists()

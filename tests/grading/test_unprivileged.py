@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,25 +28,36 @@ pytestmark = [
 PICKED = ("good", "left-running", "fork-bomb")
 
 
-def _as_nobody(argv: list[str]) -> list[str]:
-    """``argv`` run as nobody, with this interpreter reachable by nobody.
+def _closed_folder(path: Path) -> Path | None:
+    return next((p for p in reversed(path.parents) if not p.stat().st_mode & 0o001), None)
 
-    A normal user's Python is theirs to run; this test's may sit in a directory only root can
-    enter (pyenv under /root). A private mount namespace then lays a world-readable tmpfs over
-    that directory and binds the interpreter's prefix back into it, for this command only.
+
+def _as_nobody(argv: list[str]) -> list[str]:
+    """``argv`` run as nobody, with this interpreter and this checkout reachable by nobody.
+
+    A normal user's Python and checkout are theirs to use; this test's may sit in a directory
+    only root can enter (pyenv under /root, a clone in a ``mktemp -d``). A private mount
+    namespace then lays a world-readable tmpfs over each such directory and binds the
+    interpreter's prefix and the checkout back into it, for this command only.
     """
+    import servelab
+
     become = [SETPRIV or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
-    prefix = Path(sys.base_prefix).resolve()
-    closed = next((p for p in reversed(prefix.parents) if not p.stat().st_mode & 0o001), None)
-    if closed is None:
+    needed = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(servelab.__file__).resolve().parents[1]]
+    pairs = [(p, _closed_folder(p)) for p in needed]
+    pairs = [(p, c) for p, c in pairs if c is not None]
+    if not pairs:
         return become
-    script = (
-        'set -e; stage=$(mktemp -d); mount --bind "$1" "$stage"; '
-        'mount -t tmpfs -o mode=755 servelab-test "$2"; mkdir -p "$1"; mount --bind "$stage" "$1"; '
-        'shift 2; exec "$@"'
-    )
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(prefix), str(closed),
-            *become]
+    # Bind every needed path aside first, then cover the closed folders, then bind them back.
+    q = shlex.quote
+    lines = ["set -e"]
+    lines += [f"s{i}=$(mktemp -d) && mount --bind {q(str(p))} $s{i}" for i, (p, _) in enumerate(pairs)]
+    lines += [f"mountpoint -q {q(str(c))} || mount -t tmpfs -o mode=755 servelab-test {q(str(c))}"
+              for c in dict.fromkeys(c for _, c in pairs)]
+    lines += [f"mkdir -p {q(str(p))} && mount --bind $s{i} {q(str(p))} && umount $s{i} && rmdir $s{i}"
+              for i, (p, _) in enumerate(pairs)]
+    lines.append('exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "; ".join(lines), "sh", *become]
 
 
 def test_grading_as_an_unprivileged_user_still_scores_and_cleans_up() -> None:

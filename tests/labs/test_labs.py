@@ -47,6 +47,7 @@ def test_source_has_visible_and_hidden_tests(lab: str) -> None:
 @needs_root
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", MEASURED)
+@pytest.mark.timing
 def test_solution_scores_full_marks_and_student_version_zero(lab: str, tmp_path: Path) -> None:
     subs = tmp_path / "subs"
     for name, path in (("solution", source_path(lab)), ("student", student_path(lab))):
