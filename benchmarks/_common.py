@@ -8,7 +8,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,8 +66,8 @@ def wait_http(port: int, path: str = "/", timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
-    """nginx, one worker pinned to ``cpu``, serving a 16-byte file; yields its URL."""
+def nginx(cpu: int = SERVER_CPU) -> Iterator[tuple[str, ManagedProcess]]:
+    """nginx, one worker pinned to ``cpu``, serving a 16-byte file; yields its URL and process."""
     binary = require("nginx")
     with tempfile.TemporaryDirectory(prefix="servelab-nginx-") as root:
         Path(root, "www").mkdir()
@@ -82,15 +82,18 @@ def nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
         proc = spawn([binary, "-c", str(conf), "-p", root], name="nginx", cpus=(cpu,))
         try:
             wait_http(port, "/index.html")
-            yield f"http://127.0.0.1:{port}/index.html"
+            yield f"http://127.0.0.1:{port}/index.html", proc
         finally:
             proc.stop(grace_s=2)
 
 
-def wrk(url: str, connections: int, duration: float, cpu: int = GENERATOR_CPU) -> float:
-    """wrk's requests/s with one thread pinned to ``cpu``."""
+def wrk(url: str, connections: int, duration: float, cpu: int = GENERATOR_CPU, headers: Sequence[str] = ()) -> float:
+    """wrk's requests/s with one thread pinned to ``cpu`` (``headers``: more request headers)."""
     binary = require("wrk")
-    argv = [binary, "-t1", f"-c{connections}", f"-d{duration:g}s", url]
+    argv = [binary, "-t1", f"-c{connections}", f"-d{duration:g}s"]
+    for header in headers:
+        argv += ["-H", header]
+    argv.append(url)
     proc: ManagedProcess = spawn(argv, name="wrk", cpus=(cpu,))
     try:
         proc.popen.wait(timeout=duration + 30)
@@ -102,6 +105,22 @@ def wrk(url: str, connections: int, duration: float, cpu: int = GENERATOR_CPU) -
     if match is None:
         raise SystemExit(f"could not read wrk's output:\n{proc.log()}")
     return float(match.group(1))
+
+
+def schedstat(pids: Sequence[int]) -> tuple[float, float]:
+    """Seconds ``pids`` (their main threads) have run on a CPU, and waited, ready, for one.
+
+    Linux's /proc/PID/schedstat; a process gone, or another system, counts as (0, 0).
+    """
+    ran = waited = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except OSError:
+            continue
+        ran += int(fields[0]) / 1e9
+        waited += int(fields[1]) / 1e9
+    return ran, waited
 
 
 def cv(values: list[float]) -> float:

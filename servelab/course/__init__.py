@@ -31,7 +31,16 @@ labs 1–4                              course.labkit, load.burst, experiments.s
 
 from __future__ import annotations
 
-from servelab.course.claims import Claim, ClaimFailed, expect, expect_at_least, expect_at_most, expect_between
+from servelab.course.claims import (
+    Claim,
+    ClaimFailed,
+    ClaimUntrustworthy,
+    doubts_of,
+    expect,
+    expect_at_least,
+    expect_at_most,
+    expect_between,
+)
 from servelab.course.links import Link, link
 from servelab.course.modes import is_quick, is_strict, pick
 from servelab.course.notebook import Lesson, LessonNeeds, start, try_it
@@ -39,9 +48,11 @@ from servelab.course.notebook import Lesson, LessonNeeds, start, try_it
 __all__ = [
     "Claim",
     "ClaimFailed",
+    "ClaimUntrustworthy",
     "Lesson",
     "LessonNeeds",
     "Link",
+    "doubts_of",
     "expect",
     "expect_at_least",
     "expect_at_most",

@@ -44,8 +44,11 @@ def _run(args: argparse.Namespace) -> int:
     df = sweep(spec, "workers", args.workers, load=load, repeats=args.repeats, observe=args.observe)
     path = save_results(df, args.out)
     table = summarize(df, "workers")
-    cols = [c for c in ("workers", "throughput_rps", "p50_ms", "p99_ms", "failed_requests") if c in table]
+    cols = [c for c in ("workers", "throughput_rps", "p50_ms", "p99_ms", "failed_requests", "trusted") if c in table]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    if "trusted" in table:  # a point that warned is shown, with why, never passed off as a figure
+        for _, row in table[~table["trusted"].astype(bool)].iterrows():
+            print(f"untrustworthy: workers={row['workers']}: {row['warnings']}")
     failed = df[~df["ok"].astype(bool)]
     for _, row in failed.iterrows():
         print(f"failed: workers={row['workers']}: {row['error']}")

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from servelab.experiments.sweep import result_row
 from servelab.load import run_load
 from servelab.servers import Server, launch
 
@@ -149,8 +150,9 @@ def compare_loops(
 
     Repeats are interleaved (every choice once, then every choice again), so a busy moment
     on the machine spreads over the choices instead of landing on one. One row per run:
-    ``app``, ``loop``, ``http``, ``label``, ``repeat``, ``throughput_rps``, ``p50_ms``,
-    ``p99_ms``, ``generator_cpu_percent``, ``ok``, ``error``.
+    ``app``, ``loop``, ``http``, ``label``, ``repeat``, ``ok`` (no request failed), ``error``,
+    and the figures of :func:`~servelab.experiments.sweep.result_row` (``throughput_rps``,
+    ``p50_ms``, ``p99_ms``, ``trusted``, ``warnings``...).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -173,11 +175,9 @@ def compare_loops(
                                 server.url, path=path, concurrency=concurrency, duration=duration,
                                 warmup=warmup, cpus=load_cpus,
                             )
-                        lat = result.latency_ms or {}
                         row.update(
+                            result_row(result),
                             ok=result.failed == 0, error=None if result.failed == 0 else str(result.errors),
-                            throughput_rps=result.throughput_rps, p50_ms=lat.get("p50"), p99_ms=lat.get("p99"),
-                            generator_cpu_percent=result.generator_cpu_percent,
                         )
                     except Exception as exc:  # one failed point must not lose the others
                         row.update(ok=False, error=str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))

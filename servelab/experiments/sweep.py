@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from servelab.load import LoadResult, LoadSpec, run_load
 from servelab.measure.observer import Observer
 from servelab.servers import Server, ServerSpec, launch
 
-__all__ = ["load_results", "measure", "save_results", "summarize", "sweep"]
+__all__ = ["WARNING_SEPARATOR", "load_results", "measure", "result_row", "save_results", "summarize", "sweep"]
+
+WARNING_SEPARATOR = " | "  # between a row's warnings, in one text column that CSV keeps
 
 _SPEC_FIELDS = {f.name for f in fields(ServerSpec)}
 
@@ -46,8 +48,18 @@ def measure(server: Server, load: LoadSpec, *, observe: bool = False) -> dict[st
 
 
 def result_row(result: LoadResult) -> dict[str, Any]:
+    """One load result as a flat row: the figures, and whether to trust them.
+
+    ``warnings`` holds the result's warnings joined by `` | ``, ``warning_kinds`` their kinds
+    joined by ``,``; ``trusted`` is False when one of them doubts the measurement (then plots
+    draw the point hollow and a claim built on it says "untrustworthy measurement").
+    ``latency_samples`` is how many replies the percentiles come from. Open-loop runs add
+    what became of the requests due: ``completed_late``, ``outstanding_at_close``, ``timeouts``.
+    """
     lat = result.latency_ms or {}
     lag = result.send_lag_ms or {}
+    wait = result.connection_wait_ms or {}
+    served = result.open_loop or {}
     return {
         "ok": True,
         "error": None,
@@ -62,11 +74,18 @@ def result_row(result: LoadResult) -> dict[str, Any]:
         "ok_requests": result.ok,
         "failed_requests": result.failed,
         "error_kinds": json.dumps(result.errors),
+        "latency_samples": result.latency_samples,
         "send_lag_p99_ms": lag.get("p99", math.nan),
+        "connection_wait_p99_ms": wait.get("p99", math.nan),
+        "completed_late": served.get("completed_late", math.nan),
+        "outstanding_at_close": served.get("outstanding_at_close", math.nan),
+        "timeouts": result.errors.get("timeout", 0),
         "generator_cpu_percent": result.generator_cpu_percent,
         "workers_serving": len(result.by_pid),
         "by_pid": json.dumps({str(k): v for k, v in result.by_pid.items()}),
-        "warnings": " | ".join(result.warnings),
+        "trusted": result.trusted,
+        "warnings": WARNING_SEPARATOR.join(result.warnings),
+        "warning_kinds": ",".join(result.warning_kinds),
     }
 
 
@@ -183,13 +202,39 @@ def _one_line(exc: BaseException) -> str:
 
 
 def summarize(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
-    """The median of each numeric column over repeats, one row per value (failed rows excluded)."""
+    """The median of each numeric column over repeats, one row per value (failed rows excluded).
+
+    A value is ``trusted`` only if every repeat was, and carries every repeat's ``warnings``
+    (each once) and the fewest ``latency_samples``.
+    """
     keys = [by] if isinstance(by, str) else list(by)
     good = df[df["ok"].astype(bool)] if "ok" in df else df
     numeric = [c for c in good.select_dtypes("number").columns if c not in keys and c != "repeat"]
-    out = good.groupby(keys, sort=True)[numeric].median().reset_index()
+    groups = good.groupby(keys, sort=True)
+    out = groups[numeric].median()
+    if "latency_samples" in good:
+        out["latency_samples"] = groups["latency_samples"].min()
+    if "trusted" in good:
+        out["trusted"] = groups["trusted"].agg(lambda v: bool(v.astype(bool).all()))
+    if "warnings" in good:
+        out["warnings"] = groups["warnings"].agg(_joined(WARNING_SEPARATOR))
+    if "warning_kinds" in good:
+        out["warning_kinds"] = groups["warning_kinds"].agg(_joined(","))
+    out = out.reset_index()
     out.attrs = dict(df.attrs)
     return out
+
+
+def _joined(sep: str) -> Callable[[pd.Series], str]:
+    """Every part of every text in a column, each once, joined by ``sep``."""
+
+    def join(values: pd.Series) -> str:
+        seen: dict[str, None] = {}
+        for text in values.dropna().astype(str):
+            seen.update(dict.fromkeys(part for part in text.split(sep) if part))
+        return sep.join(seen)
+
+    return join
 
 
 _STAMP_PREFIX = "# servelab "

@@ -13,6 +13,11 @@ kernel's event loop nor (if you pin it apart) the server's CPU::
     print(closed.summary())
     print(opened.latency_ms["p99"], opened.send_lag_ms["p99"], opened.warnings)
 
+A result never flatters: the open loop's ``throughput_rps`` is what the server completed inside
+the measured window (``open_loop`` accounts for the rest: late, outstanding, timed out), each
+percentile comes with its sample count (``latency_samples``), and ``warnings`` say in words what
+to doubt; ``trusted`` is False when one of them doubts the measurement itself.
+
 To act *during* a run, :func:`start_load` returns a :class:`LoadRun` that says when the
 measured load has started (``wait_started``, ``wait_until``). :func:`burst` sends many
 requests at the same moment. ``ERROR_KINDS`` names the ways a request can fail, as

@@ -40,6 +40,7 @@ class ClosedLoop(Driver):
                 rec.completed.append(now)
             else:
                 rec.errors["status"] += 1
+                rec.failed_at.append(now)
         self.last_done = now
         if conn.close_after:
             conn.abort(None)  # the server said Connection: close; on_lost opens another

@@ -12,10 +12,25 @@ from servelab.load._record import Recorder
 from servelab.load._target import Target
 from servelab.load.spec import LoadSpec
 
-__all__ = ["Driver"]
+__all__ = ["Driver", "cpu_wait_s"]
 
 _HOUSEKEEPING_S = 0.01
 _BACKOFF_MAX_S = 0.1
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def cpu_wait_s() -> float:
+    """Seconds this thread has been ready to run but waiting for a CPU (0.0 where unknown).
+
+    Linux's schedstat: CPU time, run-queue wait, time slices, in ns. A generator that shares
+    its CPU with another program is late because it waits here, while its own CPU time stays
+    low: without this figure a starved generator looks idle.
+    """
+    try:
+        with open(_SCHEDSTAT, "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 class Driver:
@@ -45,8 +60,9 @@ class Driver:
         self.failures_in_row = 0
         self.t0 = self.window_start = self.window_end = self.stopped_at = math.inf
         self.last_done = 0.0
-        self.spin_s = 0.0  # time spent waiting on purpose for a send time (open loop)
+        self.spin_s = 0.0  # CPU seconds spent waiting on purpose for a send time (open loop)
         self.cpu_start = self.cpu_end = 0.0  # process CPU seconds over the measured window
+        self.wait_start = self.wait_end = 0.0  # seconds runnable but waiting for a CPU (Linux)
         self.spin_at_start = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: asyncio.Future[None] = loop.create_future()
@@ -63,6 +79,7 @@ class Driver:
 
     def _mark_cpu(self) -> None:
         self.cpu_start = self.cpu_end = process_time()
+        self.wait_start = self.wait_end = cpu_wait_s()
         self.spin_at_start = self.spin_s
 
     def may_start(self, start: float) -> bool:
@@ -88,6 +105,7 @@ class Driver:
             self.stopping = True
             self.stopped_at = at
             self.cpu_end = process_time()
+            self.wait_end = cpu_wait_s()
         self._maybe_finish()
 
     def _in_flight(self) -> int:

@@ -1,7 +1,13 @@
 """The open loop: request *i* is due at ``t0 + i/R`` whatever the server does (wrk2, vegeta).
 
-Its latency counts from that intended time, so a stall shows up in full; the send lag (actual
-minus intended send time) says whether the generator kept its schedule.
+Its latency counts from that intended time, so a stall shows up in full. How late a request
+left has two parts, recorded apart because they have different causes:
+
+* the **send lag**: how late the generator itself got to it (its timer fired late, its CPU was
+  busy or taken): only this says "pin the generator";
+* the **connection wait**: the request was due, but every connection was busy (the cap,
+  ``connections=``, was reached) or a new one was still opening: a sign of a server that does
+  not keep up, not of a slow generator.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from time import perf_counter
+from time import perf_counter, process_time
 
 from servelab.load._driver import Driver
 from servelab.load._http import Connection
@@ -40,11 +46,12 @@ class OpenLoop(Driver):
         assert spec.rate is not None
         self.period = 1.0 / spec.rate
         self.idle: list[Connection] = []
-        self.backlog: deque[float] = deque()  # intended times waiting for a connection
+        # Requests waiting for a connection: (intended send time, when the generator queued it).
+        self.backlog: deque[tuple[float, float]] = deque()
         self.index = 0
         self.next_at = math.inf
         self.rng = random.Random(spec.seed)
-        self._spin_from: float | None = None
+        self._spin_from: float | None = None  # process CPU time when the current spin began
 
     def pending(self) -> int:
         return len(self.backlog)
@@ -81,11 +88,12 @@ class OpenLoop(Driver):
         due = self.next_at
         if now < due:  # woke early on purpose: keep the loop turning (replies still served)
             if self._spin_from is None:
-                self._spin_from = now
+                self._spin_from = process_time()
             self.loop.call_soon(self._tick)
             return
         if self._spin_from is not None:
-            self.spin_s += now - self._spin_from
+            # CPU time, not wall time: a spin preempted by another program cost the generator nothing.
+            self.spin_s += process_time() - self._spin_from
             self._spin_from = None
         while due <= now:
             if not self.may_start(due):
@@ -102,10 +110,10 @@ class OpenLoop(Driver):
     def _dispatch(self, intended: float, now: float) -> None:
         if self.idle:
             conn = self.idle.pop()
-            self.rec.sent(intended, now)
+            self.rec.sent(intended, now, now)
             conn.send(self.request, intended)
             return
-        self.backlog.append(intended)
+        self.backlog.append((intended, now))
         if len(self.conns) + self.opening < self.spec.max_connections:
             self.connect()
         elif not self.cap_hit and intended >= self.window_start:
@@ -113,8 +121,8 @@ class OpenLoop(Driver):
 
     def free(self, conn: Connection, now: float) -> None:
         if self.backlog:
-            intended = self.backlog.popleft()
-            self.rec.sent(intended, now)
+            intended, queued = self.backlog.popleft()
+            self.rec.sent(intended, queued, now)
             conn.send(self.request, intended)
         else:
             self.idle.append(conn)
@@ -129,7 +137,7 @@ class OpenLoop(Driver):
     def connect_failed(self, now: float) -> None:
         # The request that asked for this connection could not be sent.
         if self.backlog:
-            self.rec.error("connect", self.backlog.popleft())
+            self.rec.error("connect", self.backlog.popleft()[0])
         if self.backlog and not self.stopping:
             self.loop.call_later(self.backoff(), self._reconnect)
         self._maybe_finish()
@@ -140,5 +148,5 @@ class OpenLoop(Driver):
 
     def expire(self, limit: float) -> None:
         backlog = self.backlog
-        while backlog and backlog[0] < limit:
-            self.rec.error("timeout", backlog.popleft())
+        while backlog and backlog[0][0] < limit:
+            self.rec.error("timeout", backlog.popleft()[0])

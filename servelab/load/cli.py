@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from servelab.errors import LoadError, SpecError
@@ -49,6 +50,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, path_default: str | Non
                         help=f"request this path instead of the URL's, e.g. /sleep?ms=50{where}")
     parser.add_argument("--connections", type=int, metavar="N",
                         help="open loop: most connections to open (default 512)")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help="with --arrivals poisson: seed the random gaps (same seed, same schedule)")
     parser.add_argument("--load-cpus", metavar="LIST", help="pin the load generator to these CPUs, e.g. 1 or 2-3")
 
 
@@ -61,6 +64,7 @@ def spec_from_args(args: argparse.Namespace) -> LoadSpec:
         concurrency=args.concurrency, rate=args.rate, arrivals=args.arrivals, duration=args.duration,
         requests=args.requests, warmup=args.warmup, timeout=args.timeout, path=args.path,
         connections=args.connections, cpus=parse_cpu_list(args.load_cpus) if args.load_cpus is not None else None,
+        seed=args.seed,
     ).validate()
 
 
@@ -107,33 +111,65 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ms(values: dict[str, float] | None, names: tuple[str, ...]) -> str:
+def _ms(values: dict[str, float] | None, names: tuple[str, ...], samples: int, thin: Sequence[str] = ()) -> str:
     if not values:
         return "none (no successful reply)"
     labels = {"p999": "p99.9"}
-    return "  ".join(f"{labels.get(n, n)} {values[n]:.3f}" for n in names) + "  ms"
+    shown = "  ".join(f"{labels.get(n, n)} {values[n]:.3f}{'?' if n in thin else ''}" for n in names)
+    note = f"  ms  from {samples:,} samples"
+    if thin:
+        note += f" (? too few for {' and '.join(labels.get(n, n) for n in thin)}: it is the slowest or near it)"
+    return shown + note
 
 
 def format_report(result: LoadResult) -> str:
     """The result as a few readable lines."""
     p = result.params
-    what = (f"open loop, {p.get('rate', 0):g} req/s{' (Poisson)' if p.get('arrivals') == 'poisson' else ''}"
-            if result.mode == "open" else f"closed loop, {p.get('concurrency')} connections")
+    if result.mode == "open":
+        arrivals = ""
+        if p.get("arrivals") == "poisson":
+            arrivals = " (Poisson)" if p.get("seed") is None else f" (Poisson, seed {p['seed']})"
+        what = f"open loop, {p.get('rate', 0):g} req/s{arrivals}"
+    else:
+        what = f"closed loop, {p.get('concurrency')} connections"
     errors = ", ".join(f"{k} {n}" for k, n in result.errors.items() if n) or "none"
     lines = [
         f"{what}, {result.duration_s:.2f} s measured on {result.url}",
         f"  requests     {result.requests:,} (ok {result.ok:,}; errors: {errors})",
-        f"  throughput   {result.throughput_rps:,.1f} req/s",
-        f"  latency      {_ms(result.latency_ms, ('p50', 'p90', 'p99', 'p999', 'max', 'mean'))}",
     ]
+    served = result.open_loop
+    if served is not None:
+        early = f" ({served['from_warmup']:,} of them asked in the warm-up)" if served["from_warmup"] else ""
+        lines += [
+            f"  throughput   {result.throughput_rps:,.1f} req/s served, of {served['asked_rps']:g} asked",
+            f"  sent         {served['sent']:,} of {served['due']:,} due in the window "
+            f"({served['sent_on_time']:,} on time)",
+            f"  replies      {served['completed_in_window']:,} completed in the window{early}, "
+            f"{served['completed_late']:,} after it; {served['outstanding_at_close']:,} outstanding "
+            f"when it closed; {served['timeouts']:,} timed out",
+        ]
+    else:
+        lines.append(f"  throughput   {result.throughput_rps:,.1f} req/s")
+    latency = _ms(result.latency_ms, ("p50", "p90", "p99", "p999", "max", "mean"), result.latency_samples,
+                  result.thin_percentiles)
+    lines.append(f"  latency      {latency}")
     if result.mode == "open":
-        lines.append(f"  send lag     {_ms(result.send_lag_ms, ('p50', 'p99', 'max'))}")
+        lines.append(f"  send lag     {_ms(result.send_lag_ms, ('p50', 'p99', 'max'), result.send_lag_samples)}"
+                     if result.send_lag_ms else "  send lag     none (nothing sent)")
+        if result.connection_wait_ms:
+            wait = result.connection_wait_ms
+            lines.append(f"  conn. wait   p50 {wait['p50']:.3f}  p99 {wait['p99']:.3f}  max {wait['max']:.3f}  ms "
+                         f"(for a free connection, cap {result.connections.get('cap')})")
     if result.by_pid:
         lines.append("  workers      " + ", ".join(f"pid {pid}: {n:,}" for pid, n in sorted(result.by_pid.items())))
     pinned = ",".join(map(str, result.generator_cpus)) or "?"
-    lines.append(f"  generator    {result.generator_cpu_percent:.0f} % of one CPU (may use CPUs {pinned}), "
+    waited = (f", waited for its CPU {result.generator_wait_percent:.0f} %"
+              if result.generator_wait_percent >= 1.0 else "")
+    lines.append(f"  generator    {result.generator_cpu_percent:.0f} % of one CPU{waited} (may use CPUs {pinned}), "
                  f"{result.event_loop}")
     lines.extend(f"  warning: {w}" for w in result.warnings)
+    if not result.trusted:
+        lines.append("  untrustworthy: a warning above doubts the measurement itself")
     return "\n".join(lines)
 
 

@@ -42,8 +42,9 @@ class LoadSpec:
       arrives (like wrk). Shows what N busy users get.
     * ``rate=R``: R requests per second on schedule whatever the server does (like wrk2);
       latency counts from when each request *should* have left, so stalls are not hidden.
-      ``arrivals="poisson"`` spaces them at random with mean rate R; ``connections`` caps how
-      many connections the open loop may open (default 512).
+      ``arrivals="poisson"`` spaces them at random with mean rate R (``seed=N`` makes the
+      random gaps the same every run); ``connections`` caps how many connections the open loop
+      may open (default 512).
 
     The run lasts ``warmup`` seconds (not measured), then ``duration`` seconds, or until
     ``requests`` requests have started, whichever comes first (``duration=None``: the count
@@ -113,7 +114,9 @@ class LoadSpec:
         if self.mode == "closed":
             head = f"closed loop {self.concurrency} connection{'s' if self.concurrency != 1 else ''}"
         else:
-            head = f"open loop {self.rate:g} req/s" + (" (Poisson)" if self.arrivals == "poisson" else "")
+            head = f"open loop {self.rate:g} req/s"
+            if self.arrivals == "poisson":
+                head += " (Poisson)" if self.seed is None else f" (Poisson, seed {self.seed})"
         parts = [head, self.path or "the URL's path"]
         length = f"{self.duration:g} s" if self.duration is not None else f"{self.requests} requests"
         if self.duration is not None and self.requests is not None:
@@ -144,6 +147,12 @@ class LoadSpec:
             if self.arrivals != "even":
                 raise SpecError(
                     f"arrivals={self.arrivals!r} needs rate=R: how requests arrive is an open-loop idea"
+                )
+        if self.seed is not None:
+            _check_int("seed", self.seed, 0, 2**63 - 1)
+            if self.arrivals != "poisson":
+                raise SpecError(
+                    "seed= applies to arrivals='poisson' only: even arrivals have no random gaps to repeat"
                 )
         if self.rate is not None:
             _check_number("rate", self.rate, 0.0, MAX_RATE, strict_low=True)

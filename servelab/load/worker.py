@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from servelab.load._engine import make_driver
 from servelab.load._stats import summarize
 from servelab.load._target import Target
@@ -72,8 +74,8 @@ def run(spec: LoadSpec, target: Target, on_start: Callable[[float], None] | None
     if spec.keep_samples:
         rec = driver.rec
         result["samples"] = {
-            "latency_ms": [x * 1000.0 for x in rec.latency],
-            "completed_s": [t - driver.window_start for t in rec.completed],
+            "latency_ms": (np.asarray(rec.latency) * 1000.0).tolist(),
+            "completed_s": (np.asarray(rec.completed) - driver.window_start).tolist(),
         }
     return result
 

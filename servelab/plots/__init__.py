@@ -52,9 +52,11 @@ from servelab.plots.style import (
     finish_panels,
     log_y,
     mark_failed,
+    mark_untrusted,
     series_colour,
     stamp_figure,
     stamp_text,
+    untrusted_rows,
 )
 from servelab.plots.sweeps import plot_hockey_stick, plot_latency, plot_throughput
 from servelab.plots.timeline import plot_timeline
@@ -75,6 +77,7 @@ __all__ = [
     "finish_panels",
     "log_y",
     "mark_failed",
+    "mark_untrusted",
     "plot_at_once",
     "plot_comparison",
     "plot_crowding",
@@ -90,4 +93,5 @@ __all__ = [
     "series_colour",
     "stamp_figure",
     "stamp_text",
+    "untrusted_rows",
 ]

@@ -13,13 +13,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from servelab.plots.style import (
+    UNTRUSTED_LABEL,
     StampLike,
     choose_stamp,
     failed_rows,
     figure_and_panels,
     finish_panels,
     mark_failed,
+    mark_untrusted,
     series_colour,
+    untrusted_rows,
 )
 
 __all__ = ["plot_crowding"]
@@ -41,7 +44,8 @@ def plot_crowding(
     context switches, start-up time.
 
     ``df`` comes from :func:`servelab.experiments.crowding.crowd` (several of them
-    concatenated, each with a ``label``, for several lines). Failed counts are red crosses.
+    concatenated, each with a ``label``, for several lines). Failed counts are red crosses;
+    a count whose load run warned is hollow (a p99 from too few samples, in that panel).
     Five panels: ``ax=`` takes five axes.
     """
     failed = failed_rows(df)
@@ -53,6 +57,8 @@ def plot_crowding(
         for i, (name, g) in enumerate(groups):
             g = g.sort_values("workers")
             panel.plot(g["workers"], g[column], marker="o", color=series_colour(i), label=str(name))
+            doubted = untrusted_rows(g, column) & g[column].notna()
+            mark_untrusted(panel, g["workers"][doubted], g[column][doubted], series_colour(i))
             if column == "uss_mib":
                 panel.plot(g["workers"], g["rss_mib"], linestyle=":", color=series_colour(i))
         mark_failed(panel, df[failed], "workers", column)
@@ -65,6 +71,9 @@ def plot_crowding(
             panel.set_ylim(bottom=0)
         panel.grid(True, alpha=0.3)
     panels[0].legend(fontsize="small")
+    for panel in panels[1:]:  # hollow points elsewhere get their legend entry where they are
+        if any(str(line.get_label()) == UNTRUSTED_LABEL for line in panel.get_lines()):
+            panel.legend(fontsize="small")
     title = title or f"Many workers{on or ' on few CPUs'}"
     return finish_panels(holder, panels, ax, fig, choose_stamp(stamp, df), title)
 

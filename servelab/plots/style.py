@@ -13,6 +13,9 @@
 
 * Axes are labelled with their units (:func:`axis_label`), a light grid, failures drawn as red
   crosses and never dropped (:data:`FAILED_STYLE`, :func:`mark_failed`): red means failed.
+* A point whose measurement is untrustworthy (its load run warned: ``trusted`` False in a sweep
+  row) or a percentile from too few samples (``latency_samples``) is drawn **hollow**, with one
+  legend entry that says so (:func:`untrusted_rows`, :func:`mark_untrusted`): hollow means doubt.
 
 A plot of your own in the house style::
 
@@ -35,14 +38,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import LogFormatter
+from matplotlib.typing import ColorType
+from numpy.typing import ArrayLike
 
 from servelab.host.environment import EnvironmentStamp, environment_stamp
+from servelab.load.result import MIN_SAMPLES
 
 __all__ = [
     "FAILED_COLOUR",
     "FAILED_STYLE",
     "GUIDE_COLOUR",
     "SPAN_COLOUR",
+    "UNTRUSTED_LABEL",
     "StampLike",
     "axis_label",
     "choose_stamp",
@@ -53,9 +60,11 @@ __all__ = [
     "finish_panels",
     "log_y",
     "mark_failed",
+    "mark_untrusted",
     "series_colour",
     "stamp_figure",
     "stamp_text",
+    "untrusted_rows",
 ]
 
 StampLike = EnvironmentStamp | Mapping[str, Any] | str
@@ -343,6 +352,44 @@ def mark_failed(ax: Axes, bad: pd.DataFrame, x: str, y: str, what: str = "run") 
             missing[x], np.full(len(missing), 0.02), **FAILED_STYLE,
             transform=ax.get_xaxis_transform(), clip_on=False, label=None if labelled else label,
         )
+
+
+UNTRUSTED_LABEL = "hollow: untrustworthy (the run warned, or too few samples)"
+"""The legend entry of hollow points, once per axes."""
+
+# A column of a percentile, and the percentile it holds: "p99_ms" needs MIN_SAMPLES["p99"].
+_PERCENTILE_COLUMNS = {f"{name}_ms": need for name, need in MIN_SAMPLES.items()}
+
+
+def untrusted_rows(df: pd.DataFrame, y: str | None = None) -> pd.Series:
+    """True for rows whose measurement is in doubt: ``trusted`` False (its load run warned), or,
+    when ``y`` is a percentile column (``p99_ms``), ``latency_samples`` too few for it.
+
+    A missing ``trusted`` counts as trusted: only an explicit False doubts.
+
+    >>> df = pd.DataFrame({"trusted": [True, False, True], "latency_samples": [5000, 5000, 60]})
+    >>> untrusted_rows(df).tolist(), untrusted_rows(df, "p99_ms").tolist()
+    ([False, True, False], [False, True, True])
+    """
+    doubt = pd.Series(False, index=df.index)
+    if "trusted" in df.columns:
+        doubt |= ~df["trusted"].map(_flag(default=True)).astype(bool)
+    need = _PERCENTILE_COLUMNS.get(y or "")
+    if need is not None and "latency_samples" in df.columns:
+        doubt |= pd.to_numeric(df["latency_samples"], errors="coerce").fillna(need) < need
+    return doubt
+
+
+def mark_untrusted(ax: Axes, x: ArrayLike, y: ArrayLike, color: ColorType | None) -> None:
+    """Draw the points (``x``, ``y``) hollow, over their filled markers; one legend entry per axes."""
+    if np.size(x) == 0:
+        return
+    labelled = any(str(h.get_label()) == UNTRUSTED_LABEL for h in ax.get_lines())
+    ax.plot(x, y, linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+            markeredgecolor=color, markeredgewidth=1.5, zorder=4)
+    if not labelled:  # a grey hollow marker, whatever the series' colour
+        ax.plot([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+                markeredgecolor=GUIDE_COLOUR, markeredgewidth=1.5, label=UNTRUSTED_LABEL)
 
 
 def log_y(ax: Axes) -> None:

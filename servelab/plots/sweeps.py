@@ -3,8 +3,10 @@
 Every function takes a pandas DataFrame of sweep results (:func:`servelab.experiments.sweep`),
 one row per run: an x column (``workers`` by default, or whatever ``x=`` names),
 ``throughput_rps``, ``p50_ms``, ``p99_ms``, and optionally ``repeat``, ``ok`` / ``failed`` /
-``error`` and ``label`` (one line per label). Repeats at the same x are drawn as their median
-with the min–max range shaded. Failed runs are drawn as red crosses with no line, never dropped.
+``error``, ``label`` (one line per label), ``trusted`` and ``latency_samples``. Repeats at the
+same x are drawn as their median with the min–max range shaded. Failed runs are drawn as red
+crosses with no line, never dropped; a point whose run warned (or a percentile from too few
+samples) is drawn hollow.
 
 ``ax=``, ``stamp=`` and ``title=`` work as in every plot (:mod:`servelab.plots.style`).
 """
@@ -30,7 +32,9 @@ from servelab.plots.style import (
     finish,
     log_y,
     mark_failed,
+    mark_untrusted,
     series_colour,
+    untrusted_rows,
 )
 
 __all__ = ["plot_hockey_stick", "plot_latency", "plot_throughput"]
@@ -56,7 +60,10 @@ def _check_columns(df: pd.DataFrame, needed: Sequence[str]) -> None:
 def _median_band(
     ax: Axes, df: pd.DataFrame, x: str, y: str, label: str, color: str | None, linestyle: str = "-"
 ) -> None:
-    """Median over repeats as a line, min–max over repeats shaded; failed runs as crosses."""
+    """Median over repeats as a line, min–max over repeats shaded; failed runs as crosses.
+
+    A point is hollow when any of its repeats is in doubt (:func:`untrusted_rows`).
+    """
     failed = failed_rows(df)
     good = df[~failed & df[y].notna()]
     if not good.empty:
@@ -65,6 +72,8 @@ def _median_band(
             stats.index, stats["median"], marker="o", markersize=4, linestyle=linestyle,
             color=color, label=label,
         )
+        doubted = untrusted_rows(good, y).groupby(good[x]).any().reindex(stats.index, fill_value=False)
+        mark_untrusted(ax, stats.index[doubted.to_numpy()], stats["median"][doubted.to_numpy()], line.get_color())
         if (stats["count"] > 1).any():
             first = not any(str(c.get_label()) == _BAND_LABEL for c in ax.collections)
             ax.fill_between(

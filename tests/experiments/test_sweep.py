@@ -88,3 +88,20 @@ def test_cpu_plan_keeps_the_generator_apart_when_it_can() -> None:
         assert plan.shared and "shares" in plan.note
     greedy = plan_cpus(1000)
     assert "asked for 1000" in greedy.note
+
+
+def test_a_point_whose_run_warned_carries_its_warnings_and_is_not_trusted() -> None:
+    plan = plan_cpus(1)
+    spec = ServerSpec(server="uvicorn", app="asgi", cpus=plan.server)
+    load = LoadSpec(path="/work?units=5", rate=20, duration=0.6, warmup=0.2, timeout=2.0, cpus=plan.load)
+    df = sweep(spec, "rate", [20, 2000], load=load, progress=False)  # one worker serves ~200 req/s
+    calm, swamped = df.iloc[0], df.iloc[1]
+    assert swamped["ok"] and not swamped["trusted"]
+    assert "overload" in swamped["warning_kinds"].split(",")
+    assert "asked for 2000 req/s, the server completed" in swamped["warnings"]
+    assert swamped["throughput_rps"] < 1000 and swamped["outstanding_at_close"] > 0
+    assert "overload" not in calm["warning_kinds"].split(",")
+    assert calm["latency_samples"] == calm["ok_requests"]
+    table = summarize(df, "offered_rps")
+    assert list(table["trusted"])[1] is False
+    assert "asked for 2000" in table["warnings"].iloc[1]

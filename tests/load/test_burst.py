@@ -11,6 +11,7 @@ from servelab.load.burst import Burst, burst
 from servelab.servers import launch
 
 
+@pytest.mark.timing
 def test_burst_overlaps_awaits_and_serialises_blocking_sleeps() -> None:
     with launch(server="uvicorn", app="fastapi") as server:
         awaited = burst(server, "/sleep?ms=200", requests=5)

@@ -22,6 +22,7 @@ SLEEP_MS = 50
 STALL_S = 0.5
 
 
+@pytest.mark.timing
 def test_sleep_latency_is_the_sleep_plus_the_baseline(
     asgi_server: Server, generator_cpus: tuple[int, ...] | None
 ) -> None:
@@ -37,6 +38,7 @@ def test_sleep_latency_is_the_sleep_plus_the_baseline(
     assert 30 <= slow.throughput_rps <= 41
 
 
+@pytest.mark.timing
 def test_open_loop_keeps_its_rate(asgi_server: Server, generator_cpus: tuple[int, ...] | None) -> None:
     rate = 200.0
     result = run_load(asgi_server.url, rate=rate, duration=3.0, warmup=0.5, cpus=generator_cpus,
@@ -83,6 +85,7 @@ def _through_stall(server: Server, cpus: tuple[int, ...] | None, **load: object)
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_open_loop_shows_a_stall_the_closed_loop_hides(
     asgi_server: Server, generator_cpus: tuple[int, ...] | None
 ) -> None:

@@ -43,6 +43,8 @@ def test_public_api_is_pinned() -> None:
         ({"rate": 10, "path": "/a b"}, "without spaces"),
         ({"rate": 10, "cpus": (99999,)}, "CPU 99999 is not available"),
         ({"rate": 10, "cpus": "1"}, "parse_cpu_list"),
+        ({"rate": 10, "seed": 3}, "seed= applies to arrivals='poisson' only"),
+        ({"rate": 10, "arrivals": "poisson", "seed": -1}, "seed must be between 0"),
     ],
 )
 def test_bad_arguments_say_what_to_do(kwargs: dict[str, object], message: str) -> None:
@@ -64,6 +66,9 @@ def test_one_spec_for_keywords_and_objects() -> None:
     assert spec.describe() == "open loop 5 req/s · /x · 5 s after 1 s warm-up · generator on CPUs 0"
     with pytest.raises(SpecError, match="the settings are concurrency, rate"):
         spec.with_(users=4)
+    seeded = spec.with_(arrivals="poisson", seed=7)
+    assert seeded.describe().startswith("open loop 5 req/s (Poisson, seed 7) · ")
+    assert LoadSpec.from_dict(seeded.to_dict()) == seeded
 
 
 def test_the_target_builds_the_request() -> None:
@@ -101,10 +106,16 @@ def test_result_round_trips_and_summarises(asgi_server: Server, generator_cpus: 
                       keep_samples=True)
     data = json.loads(json.dumps(result.to_dict()))
     for key in ("mode", "requests", "ok", "errors", "duration_s", "throughput_rps", "latency_ms",
-                "send_lag_ms", "by_pid", "generator_cpu_percent", "warnings", "params", "environment"):
+                "latency_samples", "send_lag_ms", "send_lag_samples", "connection_wait_ms", "open_loop",
+                "by_pid", "generator_cpu_percent", "generator_wait_percent", "warnings", "warning_kinds",
+                "params", "environment"):
         assert key in data
     assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p999", "max", "mean"}
-    assert set(data["send_lag_ms"]) == {"p50", "p99", "max"}
+    assert set(data["send_lag_ms"]) == set(data["connection_wait_ms"]) == {"p50", "p99", "max"}
+    assert data["latency_samples"] == result.ok and data["send_lag_samples"] == data["open_loop"]["sent"]
+    assert len(data["warning_kinds"]) == len(data["warnings"])
+    assert set(data["open_loop"]) >= {"asked_rps", "due", "sent", "sent_on_time", "completed_in_window",
+                                      "completed_late", "outstanding_at_close", "timeouts"}
     again = LoadResult.from_dict(data)
     assert again.to_dict() == data
     assert again.samples is not None

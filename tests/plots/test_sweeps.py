@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from servelab.analysis.usl import fit_usl, usl_throughput
 from servelab.plots import plot_hockey_stick, plot_latency, plot_throughput
+from servelab.plots.style import UNTRUSTED_LABEL
 from tests.plots._checks import STAMP, check, failed_lines, footer
 
 
@@ -116,3 +118,31 @@ def test_other_x_columns_and_missing_ones(sweep: pd.DataFrame) -> None:
     assert ax.get_xlabel() == "concurrent connections"
     with pytest.raises(ValueError, match="no column 'threads'"):
         plot_latency(sweep, x="threads")
+
+
+def _hollow(ax: object) -> list[Line2D]:
+    """Points drawn hollow (white-filled markers), the legend's proxy excluded."""
+    lines = ax.get_lines()  # type: ignore[attr-defined]
+    return [ln for ln in lines if ln.get_markerfacecolor() == "white" and len(ln.get_xdata()) > 0]
+
+
+def test_untrustworthy_points_are_hollow_with_a_legend_entry(load_sweep: pd.DataFrame) -> None:
+    df = load_sweep.assign(
+        trusted=[True, True, True, False, None], latency_samples=[5000, 5000, 80, 5000, np.nan],
+        warnings=["", "", "", "asked for 400 req/s, the server completed 380 req/s", None],
+    )
+    ax = check(plot_hockey_stick(df), "req/s", "ms")
+    hollow = _hollow(ax)
+    # The overloaded point, in p50 and p99; the p99 from 80 samples; never the failed one.
+    points = sorted((float(x), float(y)) for ln in hollow for x, y in zip(ln.get_xdata(), ln.get_ydata(), strict=True))
+    assert points == [(300, 20.0), (400, 30.0), (400, 300.0)]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels.count(UNTRUSTED_LABEL) == 1
+    trusted = check(plot_throughput(load_sweep, x="offered_rps"), "req/s", "req/s")
+    assert _hollow(trusted) == [] and UNTRUSTED_LABEL not in trusted.get_legend_handles_labels()[1]
+
+
+def test_a_point_is_hollow_when_any_repeat_warned(sweep: pd.DataFrame) -> None:
+    df = sweep.assign(trusted=[not (w == 2 and r == 1) for w, r in zip(sweep.workers, sweep.repeat, strict=True)])
+    ax = check(plot_throughput(df), None, "req/s")
+    assert [list(ln.get_xdata()) for ln in _hollow(ax)] == [[2]]
