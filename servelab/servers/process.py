@@ -226,9 +226,26 @@ class LaunchedProcess:
                 raise self._start_error(f"{missing} within {timeout:g} s")
             time.sleep(_POLL_S)
 
+    def _settled_log(self, within_s: float = 2.0) -> str:
+        """Its output once it has finished saying why it fails: it exited, or wrote nothing more for 0.2 s.
+
+        A failure is often seen at the first line of a traceback; the line that names the error
+        comes a moment later.
+        """
+        deadline = time.monotonic() + within_s
+        log, quiet_since = self.log(), time.monotonic()
+        while self.process.returncode is None and time.monotonic() < deadline:
+            time.sleep(_POLL_S)
+            now = self.log()
+            if now != log:
+                log, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.2:
+                break
+        return self.log()
+
     def _start_error(self, what: str, failure: str | None = None) -> ServerStartError:
         """Stop it and build the error: what happened, what to do, the end of its own output."""
-        log = self.log()
+        log = self._settled_log() if failure is not None else self.log()
         self.stop(grace_s=1)
         head = f"{self.describe()} {what}."
         cls: type[ServerStartError] = ServerStartError
