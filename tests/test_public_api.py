@@ -18,6 +18,60 @@ PUBLIC = {
         "__version__", "cpu_info", "environment_stamp", "launch", "memory_info", "plan_cpus", "run_load", "stop_all",
     ],
 }
+PINNED = {
+    "servelab.analysis": [
+        "ChildCpuView", "Instance", "MIN_USL_POINTS", "MmcResult", "UslFit", "WorkerRange", "cpu_bound_range",
+        "cpu_view_of_child", "erlang_b", "erlang_c", "fit_usl", "io_bound_range", "judge_rules", "load_reference",
+        "memory_cap", "mixed_range", "mmc_latency", "scaling", "sources", "usl_throughput", "worker_rules",
+        "workers_for_target",
+    ],
+    "servelab.apps": [
+        "Interface", "SAMPLE_APPS", "SampleApp",
+    ],
+    "servelab.course": [
+        "Claim", "ClaimFailed", "ClaimUntrustworthy", "Lesson", "LessonNeeds", "Link", "doubts_of", "expect",
+        "expect_at_least", "expect_at_most", "expect_between", "is_quick", "is_strict", "link", "pick", "start",
+        "try_it",
+    ],
+    "servelab.errors": [
+        "LoadError", "ModelError", "NginxNotFoundError", "PortInUseError", "ServelabError", "ServerStartError",
+        "SpecError",
+    ],
+    "servelab.experiments": [
+        "load_results", "measure", "save_results", "summarize", "sweep",
+    ],
+    "servelab.grading": [
+        "GradeOptions", "LABS", "build_labs", "check_labs", "grade_folder",
+    ],
+    "servelab.host": [
+        "CpuInfo", "CpuPlan", "EnvironmentStamp", "MemoryInfo", "cpu_info", "environment_stamp", "memory_info",
+        "parse_cpu_list", "plan_cpus",
+    ],
+    "servelab.load": [
+        "Burst", "ERROR_KINDS", "LoadError", "LoadResult", "LoadRun", "LoadSamples", "LoadSpec", "burst",
+        "run_load", "start_load",
+    ],
+    "servelab.measure": [
+        "HelperKind", "MemoryTotals", "Observer", "ProcessMemory", "ProcessSample", "Role", "ServerMemory",
+        "helper_kind", "memory_snapshot", "process_memory", "process_roles",
+    ],
+    "servelab.plots": [
+        "FAILED_COLOUR", "FAILED_STYLE", "GUIDE_COLOUR", "SPAN_COLOUR", "StampLike", "axis_label", "choose_stamp",
+        "failed_rows", "figure_and_axes", "figure_and_panels", "finish", "finish_panels", "log_y", "mark_failed",
+        "mark_untrusted", "plot_at_once", "plot_comparison", "plot_crowding", "plot_failover", "plot_hockey_stick",
+        "plot_latency", "plot_loops", "plot_memory", "plot_scaling", "plot_throughput", "plot_timeline",
+        "plot_worker_share", "series_colour", "stamp_figure", "stamp_text", "untrusted_rows",
+    ],
+    "servelab.servers": [
+        "LaunchedProcess", "Reply", "SERVERS", "Server", "ServerSpec", "WORKER_CLASSES", "find_free_port",
+        "http_request", "launch",
+    ],
+    "servelab.stack": [
+        "AccessRecord", "Nginx", "NginxSpec", "ProxyView", "Stack", "TlsFiles", "client_context", "find_nginx",
+        "launch_nginx", "launch_stack", "make_certificate", "nginx_missing_reason", "proxy_address",
+        "see_through_proxy",
+    ],
+}
 SUBPACKAGES = [
     "servelab.analysis", "servelab.apps", "servelab.course", "servelab.errors", "servelab.experiments",
     "servelab.grading", "servelab.host", "servelab.load", "servelab.measure", "servelab.plots",
@@ -46,6 +100,11 @@ def test_every_subpackage_declares_what_it_exports(module_name: str) -> None:
     assert names == sorted(set(names), key=names.index), f"{module_name}.__all__ repeats a name"
     missing = [name for name in names if not hasattr(module, name)]
     assert missing == [], f"{module_name}.__all__ names what it does not have: {missing}"
+
+
+@pytest.mark.parametrize("module_name", sorted(PINNED))
+def test_every_subpackage_exports_exactly_its_pinned_names(module_name: str) -> None:
+    assert sorted(importlib.import_module(module_name).__all__) == PINNED[module_name]
 
 
 def _own_docstring(obj: object) -> str | None:
