@@ -22,6 +22,7 @@ import os
 import runpy
 import select
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from servelab.load import LoadSpec, start_load
 from servelab.servers import Server, http_request, launch
@@ -146,6 +149,8 @@ def survive_worker_kills(
     """
     killed: list[int] = []
     gap = duration / (kills + 1)
+    with contextlib.suppress(RuntimeError, ValueError, OSError):
+        server.worker_pids()  # a learner's server is looked up (a scan of every process) now, not under load
     load = LoadSpec(path=path, concurrency=concurrency, duration=duration, warmup=0.5, timeout=timeout)
     with start_load(server.url, load) as run:
         for k in range(1, kills + 1):
@@ -250,12 +255,38 @@ def save_answers(values: dict[str, Any], name: str = ANSWERS_FILE) -> Path:
     return path
 
 
+def read_learner_file(name: str, max_bytes: int = _MAX_REPLY_BYTES) -> bytes:
+    """The bytes of the file ``name`` in the learner's folder, read safely by whoever judges.
+
+    Never follows a symbolic link (to a lab's source, another student's files, ``/etc/shadow``)
+    nor blocks on a FIFO: only a regular file owned by the folder's owner (the learner) is
+    read, and one larger than ``max_bytes`` raises :class:`ValueError`.
+    """
+    folder = workdir()
+    if os.path.basename(name) != name or name in ("", ".", ".."):
+        raise ValueError(f"{name!r}: give a file name in the notebook's folder, not a path")
+    fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{name} is not a regular file")
+        if st.st_uid != os.lstat(folder).st_uid:
+            raise ValueError(f"{name} is not the learner's own file")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{name} is larger than {max_bytes:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ValueError(f"{name} is larger than {max_bytes:,} bytes")
+    return data
+
+
 def load_answers(name: str = ANSWERS_FILE) -> dict[str, Any]:
     """The answers saved with :func:`save_answers` in the learner's folder, read as JSON (never run)."""
-    path = workdir() / name
     try:
-        with path.open("rb") as f:
-            data = json.loads(f.read(_MAX_REPLY_BYTES))
+        data = json.loads(read_learner_file(name))
     except FileNotFoundError:
         raise AssertionError(f"no {name} in the notebook's folder: run the cells that call save_answers") from None
     except (OSError, ValueError) as exc:
@@ -391,7 +422,8 @@ class _Described:
 class LearnerServer:
     """A server running the learner's app in a process of the learner's; looks like a :class:`Server`.
 
-    ``url``, ``url_for``, ``get`` and ``kill_worker`` work as on a server you launched, so
+    ``url``, ``url_for``, ``get`` and ``kill_worker`` work as on a server you launched (workers
+    are found and killed by whoever asks, never by the learner's process), so
     :func:`survive_worker_kills`, :func:`responsiveness` and ``burst`` take it as they are.
     """
 
@@ -400,6 +432,7 @@ class LearnerServer:
         self.url = str(reply["url"])
         self.port = int(reply["port"])
         self.spec = _Described(str(reply.get("describe", "")))
+        self._found: psutil.Process | None = None
 
     def url_for(self, path: str = "/") -> str:
         return self.url + (path if path.startswith("/") else "/" + path)
@@ -407,18 +440,68 @@ class LearnerServer:
     def get(self, path: str = "/", *, headers: dict[str, str] | None = None, timeout: float = 30.0) -> Any:
         return http_request(self.url_for(path), headers=headers, timeout=timeout)
 
-    def _command(self, op: str, timeout: float = 30.0) -> Any:
-        assert self._process.stdin is not None
-        self._process.stdin.write((json.dumps({"op": op}) + "\n").encode())
-        self._process.stdin.flush()
-        return _value(_reply(self._process, timeout, op), op)
+    def _listens(self, proc: psutil.Process) -> bool:
+        """Whether ``proc`` holds the socket listening on this server's port."""
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port
+                   for c in proc.net_connections(kind="tcp"))
 
-    def kill_worker(self) -> int:
-        """SIGKILL one worker (the learner's process does it); returns its pid."""
-        return int(self._command("kill_worker"))
+    def _master(self) -> psutil.Process | None:
+        """The process that holds the socket listening on this server's port and whose children hold it too."""
+        if self._found is not None and self._found.is_running():
+            return self._found
+        holder = None
+        with contextlib.suppress(psutil.Error, OSError):
+            for conn in psutil.net_connections(kind="tcp"):  # one process per socket, master or worker
+                if conn.pid and conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == self.port:
+                    holder = psutil.Process(conn.pid)
+                    break
+        with contextlib.suppress(psutil.Error):
+            for master in (holder, holder.parent() if holder else None):
+                if master is not None and self._listens(master) and self._workers_of(master):
+                    self._found = master
+                    return master
+        return None
+
+    def _workers_of(self, master: psutil.Process) -> list[int]:
+        workers = []
+        for child in master.children():
+            with contextlib.suppress(psutil.Error):
+                if child.status() != psutil.STATUS_ZOMBIE and self._listens(child):
+                    workers.append(child.pid)
+        return sorted(workers)
 
     def worker_pids(self) -> list[int]:
-        return [int(p) for p in self._command("worker_pids")]
+        """The server's workers, found here (the learner's process is never asked).
+
+        The children of the master (a process that holds the socket listening on this
+        server's port) that hold that socket too.
+        """
+        master = self._master()
+        if master is None:
+            return []
+        with contextlib.suppress(psutil.Error):
+            return self._workers_of(master)
+        return []
+
+    def kill_worker(self, replaced_within: float = 10.0) -> int:
+        """SIGKILL one worker from here; return its pid once it died and a new worker took its place.
+
+        Raises :class:`RuntimeError` when there is no worker to kill, or when it did not die or
+        was not replaced within ``replaced_within`` seconds.
+        """
+        before = self.worker_pids()
+        if not before:
+            raise RuntimeError(f"no worker of the server on port {self.port} to kill")
+        pid = before[0]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + replaced_within
+        while time.monotonic() < deadline:
+            now = self.worker_pids()
+            if pid not in now and len(now) >= len(before):
+                return pid
+            time.sleep(0.02)
+        raise RuntimeError(f"worker {pid} was killed but not replaced within {replaced_within:g} s")
 
     def __repr__(self) -> str:
         return f"<LearnerServer {self.spec.describe()} at {self.url}>"

@@ -17,6 +17,7 @@ tens of milliseconds even on a busy machine, and a broken package cannot weaken 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -38,7 +39,10 @@ MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 # Passed through; everything else in the grader's environment stays behind.
-KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SERVELAB_QUICK", "SERVELAB_STRICT", "MPLBACKEND", "NBGRADER_EXECUTION")
+KEEP_ENV = (
+    "PATH", "LANG", "LC_ALL", "TZ", "SERVELAB_QUICK", "SERVELAB_STRICT", "MPLBACKEND", "NBGRADER_EXECUTION",
+    "SERVELAB_WORK_ITERATIONS",  # a lab test pins the work per unit, to check the result of that work
+)
 STUDENT = "servelab-student"
 
 
@@ -91,13 +95,55 @@ def _closed_ancestor(path: str) -> str | None:
     return None
 
 
+def _stage_folder(home: str) -> tuple[int, str]:
+    """A new folder of root's in the home, held open; its fd and a path to it that no link can redirect.
+
+    The learner owns the home and may have put anything in it (a ``.stage`` linking to
+    ``/etc/cron.d``): the folder gets a name never used before, ``mkdir`` does not follow a
+    link, and everything after goes through the open fd (``/proc/self/fd/N``), which a rename
+    or a link put in its place cannot change.
+    """
+    name = os.path.join(home, ".stage-" + os.urandom(8).hex())
+    os.mkdir(name, 0o700)
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    st = os.fstat(fd)
+    if st.st_uid != 0 or st.st_mode & 0o077:
+        raise SystemExit(f"{name} was replaced while the sandbox was being made")
+    return fd, f"/proc/self/fd/{fd}"
+
+
+def _remove_stage(fd: int, stage: str, home: str) -> None:
+    """Empty the staging folder (its mounts are gone) and remove it, if it is still ours."""
+    for entry in os.listdir(stage):
+        path = os.path.join(stage, entry)
+        with contextlib.suppress(OSError):
+            os.rmdir(path) if os.path.isdir(path) else os.unlink(path)
+    name = os.path.basename(os.readlink(stage))
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.join(home, name))  # never follows a link; at worst removes an empty folder
+
+
+def _own_file(path: str, uid: int | None, gid: int | None) -> int:
+    """Create (or empty) a regular file at ``path`` in the home for the student; never through a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
+    st = os.fstat(fd)
+    if not (st.st_mode & 0o170000 == 0o100000 and st.st_nlink == 1):
+        os.close(fd)
+        raise SystemExit(f"{path} is not a plain file of its own")
+    os.ftruncate(fd, 0)
+    if uid is not None:
+        os.fchown(fd, uid, gid if gid is not None else -1)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _private_view(cfg: dict[str, Any], needed: list[str]) -> None:
     """The student's own view of the disk (a private mount namespace)."""
     libc = _libc()
-    stage = os.path.join(cfg["home"], ".stage")
-    os.makedirs(stage, exist_ok=True)
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS), needed to hide the hidden tests")
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    stage_fd, stage = _stage_folder(cfg["home"])  # opened in the new namespace, where it is mounted on
     keep = [os.path.realpath(p) for p in [*cfg.get("keep", ()), *needed, cfg["home"]]]
     # A closed folder on the way (``/root`` holding pyenv's Python): covered by one others may
     # enter, with only what is needed bound back into it.
@@ -113,6 +159,7 @@ def _private_view(cfg: dict[str, Any], needed: list[str]) -> None:
     for target, own in cfg.get("private", ()):
         if os.path.isdir(target):
             _check(libc.mount(own.encode(), target.encode(), None, MS_BIND, None), f"private {target}")
+    _remove_stage(stage_fd, stage, cfg["home"])
 
 
 def _enter_network(path: str) -> None:
@@ -138,10 +185,8 @@ def main(argv: list[str]) -> None:
         # Copied before the private view: the grader's copy is in its /tmp, not the student's.
         i = cmd.index("-f") + 1
         own = os.path.join(home, "kernel-connection.json")
-        shutil.copyfile(cmd[i], own)
-        if uid is not None:
-            os.chown(own, uid, gid if gid is not None else -1)
-        os.chmod(own, 0o600)
+        with open(cmd[i], "rb") as src, os.fdopen(_own_file(own, uid, gid), "wb") as dst:
+            shutil.copyfileobj(src, dst)
         cmd[i] = own
     if cfg.get("netns"):
         _enter_network(cfg["netns"])
@@ -169,9 +214,7 @@ def main(argv: list[str]) -> None:
     env[MARK_ENV] = cfg["mark"]
     if kernel:
         # The kernel's own stdout/stderr go to a file in its home, not into the grader's log.
-        out = os.open(os.path.join(home, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        if uid is not None:
-            os.fchown(out, uid, gid if gid is not None else -1)
+        out = _own_file(os.path.join(home, "kernel.log"), uid, gid)
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)

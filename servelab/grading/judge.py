@@ -51,6 +51,41 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _hidden_lines(source: str) -> set[int]:
+    """The line numbers (from 1) of ``source`` inside ``### BEGIN/END HIDDEN TESTS`` blocks."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), 1):
+        text = line.strip()
+        if text.startswith("### BEGIN HIDDEN TESTS"):
+            inside = True
+        if inside:
+            lines.add(number)
+        if text.startswith("### END HIDDEN TESTS"):
+            inside = False
+    return lines
+
+
+def _hidden_failure(exc: BaseException, source: str, filename: str) -> str | None:
+    """What to say of a failure on a hidden test's line (None when the failing line is not hidden).
+
+    The learner's code may raise an exception whose message holds every argument a hidden test
+    gave it: only the test's own assertion message (an ``assert`` on the test's line) and the
+    judge's own timeout are passed on, never the text of an exception from elsewhere.
+    """
+    hidden = _hidden_lines(source)
+    if not hidden:
+        return None
+    tb, line, innermost = exc.__traceback__, None, False
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line, innermost = tb.tb_lineno, tb.tb_next is None
+        tb = tb.tb_next
+    if line not in hidden:
+        return None
+    own = (isinstance(exc, AssertionError) and innermost) or isinstance(exc, JudgeTimeout)
+    return "a hidden test failed" + (f": {_cut(str(exc), 4000)}" if own and str(exc) else "")
+
+
 def run_cell(source: str, namespace: dict[str, Any], name: str, timeout: int, max_output: int) -> list[dict[str, Any]]:
     """Run one test cell's ``source`` in ``namespace``; its outputs as nbformat dicts."""
     printed = io.StringIO()
@@ -73,13 +108,18 @@ def run_cell(source: str, namespace: dict[str, Any], name: str, timeout: int, ma
             warnings.showwarning = show
             exec(compile(source, f"<{name}>", "exec"), namespace)  # the lab's own test code only
     except BaseException as exc:  # a test fails by any exception, KeyboardInterrupt included
-        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        error = {
-            "output_type": "error",
-            "ename": type(exc).__name__,
-            "evalue": _cut(str(exc), 4000),
-            "traceback": [_cut(line, 4000) for line in lines[-30:]],
-        }
+        hidden = _hidden_failure(exc, source, f"<{name}>")
+        if hidden is not None:
+            error = {"output_type": "error", "ename": type(exc).__name__, "evalue": hidden,
+                     "traceback": [f"{type(exc).__name__}: {hidden}"]}
+        else:
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            error = {
+                "output_type": "error",
+                "ename": type(exc).__name__,
+                "evalue": _cut(str(exc), 4000),
+                "traceback": [_cut(line, 4000) for line in lines[-30:]],
+            }
     finally:
         signal.alarm(0)
     text = printed.getvalue()

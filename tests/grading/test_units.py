@@ -274,3 +274,110 @@ def test_the_sandbox_hides_the_checkout_and_gives_a_private_tmp_and_network(tmp_
         parent.rmdir()
     assert not Path("/tmp/probe-left-behind").exists(), "the student's /tmp is its own, and goes with it"
     assert not box.home.exists()
+
+
+# --- what the judge reads and receives from a learner ------------------------------------------
+
+
+def test_load_answers_reads_only_the_learners_own_regular_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from servelab.course import labkit
+
+    monkeypatch.setenv(labkit.SUBMISSION_ENV, str(tmp_path))
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.json"
+    secret.write_text('{"x": "someone else\'s"}')
+    (tmp_path / "answers.json").symlink_to(secret)
+    with pytest.raises(AssertionError, match="could not be read"):
+        labkit.load_answers()
+    (tmp_path / "answers.json").unlink()
+    os.mkfifo(tmp_path / "answers.json")  # would block a plain open() for ever
+    with pytest.raises(AssertionError, match="not a regular file"):
+        labkit.load_answers()
+    (tmp_path / "answers.json").unlink()
+    (tmp_path / "answers.json").write_text('{"x": "' + "a" * 100 + '"}')
+    with pytest.raises(ValueError, match="larger than"):
+        labkit.read_learner_file("answers.json", max_bytes=50)
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "answers.json", 12345, 12345)  # not the folder owner's
+        with pytest.raises(AssertionError, match="not the learner's own"):
+            labkit.load_answers()
+        os.chown(tmp_path / "answers.json", 0, 0)
+    assert labkit.load_answers()["x"] == "a" * 100
+
+
+def test_the_sandbox_wrapper_never_writes_through_a_link_in_the_home(tmp_path: Path) -> None:
+    from servelab.grading import _kernel
+
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".stage").symlink_to(target)
+    (home / "kernel.log").symlink_to(target / "log")
+    with pytest.raises(OSError):
+        _kernel._own_file(str(home / "kernel.log"), None, None)
+    fd, stage = _kernel._stage_folder(str(home))
+    os.mkdir(os.path.join(stage, "0"))
+    assert os.path.realpath(stage).startswith(str(home) + "/.stage-") and not list(target.iterdir())
+    _kernel._remove_stage(fd, stage, str(home))
+    assert sorted(p.name for p in home.iterdir()) == [".stage", "kernel.log"]
+
+
+def _one_reply_server(reply: bytes, drip: bool = False) -> str:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            conn.sendall(reply)
+            while drip:
+                conn.sendall(b"x")
+                time.sleep(0.05)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            listener.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+
+def test_a_reply_too_large_or_never_ending_is_refused() -> None:
+    from servelab.servers.reply import http_request
+
+    big = _one_reply_server(b"HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + b"x" * 3_000_000)
+    with pytest.raises(ConnectionError, match="too large"):
+        http_request(big, max_bytes=1_000_000)
+    endless = _one_reply_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n", drip=True)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        http_request(endless, timeout=0.5)
+    assert time.monotonic() - started < 5
+
+
+def test_a_failed_hidden_test_shows_no_text_of_the_learners_exception() -> None:
+    from servelab.grading.judge import run_cell
+
+    def learner(*args: object) -> None:
+        raise ValueError(f"I was given {args}")  # what a submission does to leak a hidden test's inputs
+
+    source = (
+        "learner(1)\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "if mode == 'call':\n"
+        "    learner('hidden-input-42')\n"
+        "assert mode != 'assert', 'the test says why'\n"
+        "### END HIDDEN TESTS\n"
+    )
+    shown = source.replace("learner(1)", "learner('shown')")
+    visible = run_cell(shown, {"learner": learner, "mode": ""}, "t", 10, 1000)
+    assert "shown" in visible[-1]["evalue"]
+    for mode, says in (("call", "a hidden test failed"), ("assert", "a hidden test failed: the test says why")):
+        outputs = run_cell(source.replace("learner(1)\n", ""), {"learner": learner, "mode": mode}, "t", 10, 1000)
+        assert outputs[-1]["evalue"] == says and "hidden-input-42" not in json.dumps(outputs)
