@@ -75,8 +75,12 @@ def _serve(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.getsignal(signal.SIGINT)
     try:
         with launch(spec) as server:
+            # From here Ctrl-C is a request to stop, like SIGTERM: set before the URL is printed,
+            # so whoever reads the URL and sends SIGINT finds the handler in place.
+            signal.signal(signal.SIGINT, on_signal)
             print(server.url, flush=True)
             workers = server.worker_pids()
             print(f"{spec.describe()}; pid {server.pid}, workers {workers}", flush=True)
@@ -92,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
             print("stopping…", file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     return 0
 
 

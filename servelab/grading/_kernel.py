@@ -60,8 +60,12 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _cover(libc: ctypes.CDLL, folder: str, keep: list[str], stage: str, mode: str) -> None:
-    """Lay an empty tmpfs over ``folder``, then bind each path of ``keep`` inside it back in place."""
+def _cover(libc: ctypes.CDLL, folder: str, keep: list[str], stage: str, mode: str, source: str | None = None) -> None:
+    """Lay an empty tmpfs (or ``source``, bound) over ``folder``, then bind each path of ``keep`` inside it back.
+
+    A checkout under ``/tmp`` (``git clone . /tmp/fresh``) keeps its interpreter and package this
+    way when the student's own ``/tmp`` is laid over the machine's.
+    """
     inside = [k for k in keep if _inside(k, folder) and k != folder]
     inside = [k for k in inside if not any(o != k and _inside(k, o) for o in inside)]  # outermost only
     staged = []
@@ -73,8 +77,12 @@ def _cover(libc: ctypes.CDLL, folder: str, keep: list[str], stage: str, mode: st
             open(temp, "w").close()  # a file is bound onto a file
         _check(libc.mount(path.encode(), temp.encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
         staged.append((path, temp))
-    flags = 0 if staged else MS_RDONLY
-    _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", flags, f"size=64k,mode={mode}".encode()), f"cover {folder}")
+    if source is not None:
+        _check(libc.mount(source.encode(), folder.encode(), None, MS_BIND, None), f"private {folder}")
+    else:
+        flags = 0 if staged else MS_RDONLY
+        opts = f"size=64k,mode={mode}".encode()
+        _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", flags, opts), f"cover {folder}")
     for path, temp in staged:
         if os.path.isdir(temp):
             os.makedirs(path, exist_ok=True)
@@ -158,7 +166,7 @@ def _private_view(cfg: dict[str, Any], needed: list[str]) -> None:
             _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
     for target, own in cfg.get("private", ()):
         if os.path.isdir(target):
-            _check(libc.mount(own.encode(), target.encode(), None, MS_BIND, None), f"private {target}")
+            _cover(libc, target, keep, stage, "", source=own)
     _remove_stage(stage_fd, stage, cfg["home"])
 
 
@@ -191,7 +199,11 @@ def main(argv: list[str]) -> None:
     if cfg.get("netns"):
         _enter_network(cfg["netns"])
     if uid is not None:
-        _private_view(cfg, [cmd[0], sys.executable, sys.base_prefix, sys.prefix, os.path.dirname(__file__)])
+        # With -S, sys.prefix is the base Python's: the virtual environment's root (the folder
+        # above bin/python, not resolved through its link) must be named to stay visible.
+        venvs = {os.path.dirname(os.path.dirname(os.path.abspath(p))) for p in (cmd[0], sys.executable)}
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        _private_view(cfg, [cmd[0], sys.executable, sys.base_prefix, sys.prefix, *sorted(venvs), package])
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["file_size_bytes"], cfg["file_size_bytes"]))
     if not cfg.get("bounds_processes"):
