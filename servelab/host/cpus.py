@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import resource
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ __all__ = [
     "cgroup_cpu_quota",
     "cgroup_memory_limit",
     "cpu_info",
+    "measure_parallelism",
     "memory_info",
     "parse_cpu_list",
 ]
@@ -181,6 +184,35 @@ def cpu_info() -> CpuInfo:
     if quota is not None:
         effective = min(effective, max(1, math.ceil(quota - 1e-9)))
     return CpuInfo(visible=visible, affinity=affinity, quota=quota, effective=max(1, effective))
+
+
+def _spin_until(deadline: float) -> None:
+    while time.monotonic() < deadline:
+        pass
+
+
+def measure_parallelism(seconds: float = 0.5) -> float:
+    """How many CPUs' worth of work this process's children really get at once, measured.
+
+    Starts one busy process per visible CPU for ``seconds`` and divides the CPU time they were
+    given by the wall time: about :attr:`CpuInfo.effective` when affinity and quota are read
+    right, whatever ``os.cpu_count()`` says. A busy machine gives less, never more.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    make = context.Process  # type: ignore[attr-defined]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    workers = [make(target=_spin_until, args=(start + seconds,)) for _ in range(os.cpu_count() or 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return used / wall if wall > 0 else 0.0
 
 
 def memory_info() -> MemoryInfo:

@@ -107,3 +107,17 @@ def test_parse_cpu_list(text: str, cpus: tuple[int, ...]) -> None:
 def test_parse_cpu_list_rejects_nonsense(text: str) -> None:
     with pytest.raises(ValueError, match="CPU list"):
         parse_cpu_list(text)
+
+
+def test_measured_parallelism_matches_the_effective_count() -> None:
+    from servelab.host.cpus import measure_parallelism
+
+    # Never more than servelab counts (it would be undercounting), and not far below it.
+    achieved = measure_parallelism(0.4)
+    assert 0.5 * cpu_info().effective <= achieved <= cpu_info().effective + 0.3, achieved
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(affinity)})
+    try:
+        assert measure_parallelism(0.4) <= 1.3  # pinned to one CPU, whatever os.cpu_count() says
+    finally:
+        os.sched_setaffinity(0, affinity)
