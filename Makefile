@@ -10,11 +10,14 @@ STAMP := $(VENV)/.servelab-installed
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 PYTEST_ARGS ?=
+# make test runs every test but the extended ones (graded batches, browsers: about 7 minutes more),
+# which CI runs after it: make test-extended. PYTEST_MARK="" runs both in one go.
+PYTEST_MARK ?= not extended
 UV ?= uv==0.13.9
 # `make site JUPYTERHUB_URL=https://hub.example.org` adds a JupyterHub launch button to every page.
 JUPYTERHUB_URL ?=
 
-.PHONY: lab test lint typecheck pytest venv labs slides site clean
+.PHONY: lab test test-extended lint typecheck pytest venv labs slides site clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "servelab needs Python 3.10 or newer, this is " + sys.version.split()[0])'
@@ -41,9 +44,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "$(PYTEST_MARK)" $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# What CI adds to make test: every lab graded (solutions, student versions, the hostile corpus,
+# as an unprivileged user) and the tests in a real browser.
+test-extended: $(STAMP)
+	$(BIN)/pytest -m extended $(PYTEST_ARGS)
 
 # Workshop slides from the lessons' slide-tagged cells (section headings), one HTML file each.
 # The student versions of the labs, regenerated from solutions/ by nbgrader (never edit labs/ by hand).

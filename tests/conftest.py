@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -59,6 +60,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for rerun in _reruns:
             terminalreporter.write_line(f"RERUN {rerun['test']}")
         terminalreporter.write_line(f"(recorded in {RERUNS.relative_to(ROOT)})")
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_still_interrupts() -> Iterator[None]:
+    """A test that leaves SIGINT's handler changed fails: later tests (and Ctrl-C) rely on it."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT's handler changed: {after!r} instead of {before!r}")
 
 
 @pytest.fixture(autouse=True)

@@ -45,10 +45,13 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
 ]
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed: 'apt-get install chromium' (.ci/run does) to run the browser test",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed: 'apt-get install chromium' (.ci/run does) to run the browser test",
+    ),
+    pytest.mark.extended,
+]
 
 
 def _wait_for_lab(url: str, running: Callable[[], bool], deadline_s: float = 90) -> None:

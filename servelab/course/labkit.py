@@ -137,21 +137,24 @@ def survive_worker_kills(
     *,
     kills: int = 3,
     duration: float = 4.0,
-    concurrency: int = 8,
+    rate: float = 100.0,
     path: str = "/",
-    timeout: float = 1.0,
+    within: float = 0.25,
 ) -> Survival:
-    """Drive load at ``server`` and SIGKILL one worker ``kills`` times, evenly over ``duration``.
+    """Send ``rate`` requests per second to ``server`` and SIGKILL one worker ``kills`` times.
 
-    A request counts as failed if it errors or takes longer than ``timeout`` seconds. The kills
-    are timed from the start of the measured window, as the load generator reports it (after
-    0.5 s of warm-up): at ``duration / (kills + 1)``, twice that, and so on.
+    Open loop, so an outage cannot hide: requests keep coming on schedule while no worker
+    answers, and each one's time counts from when it was due, not from when a connection took
+    it. A request fails if it errors or is not served within ``within`` seconds of being due:
+    with one worker, every request due while the replacement imports the app is late; with two
+    or more, the others serve them. The kills fall evenly over the measured window (after 0.5 s
+    of warm-up): at ``duration / (kills + 1)``, twice that, and so on.
     """
     killed: list[int] = []
     gap = duration / (kills + 1)
     with contextlib.suppress(RuntimeError, ValueError, OSError):
         server.worker_pids()  # a learner's server is looked up (a scan of every process) now, not under load
-    load = LoadSpec(path=path, concurrency=concurrency, duration=duration, warmup=0.5, timeout=timeout)
+    load = LoadSpec(path=path, rate=rate, duration=duration, warmup=0.5, timeout=within)
     with start_load(server.url, load) as run:
         for k in range(1, kills + 1):
             if not run.wait_until(k * gap):
@@ -166,14 +169,15 @@ def throughput_ratio(
     workers: tuple[int, int],
     *,
     cpus: tuple[int, ...] | None = None,
-    units: int = 5,
+    path: str = "/work?units=5",
     concurrency: int = 8,
     duration: float = 0.8,
     rounds: int = 3,
 ) -> float:
     """Throughput with ``workers[1]`` gunicorn sync workers over that with ``workers[0]``.
 
-    CPU-bound work (``/work?units=N``), the server pinned to ``cpus`` (default: every CPU this
+    The Flask app's ``path`` (default: CPU-bound work, ``/work?units=5``; ``/sleep?ms=20`` waits
+    instead), the server pinned to ``cpus`` (default: every CPU this
     process may use); the load generator shares them, as it must on a small machine. Both
     servers stay up and are measured in turns, ``rounds`` runs of ``duration`` seconds each, so
     that a slow spell of a shared machine falls on both alike; the ratio is of the medians.
@@ -188,7 +192,7 @@ def throughput_ratio(
         ServerSpec(server="gunicorn", app="flask", cpus=pinned),
         "workers",
         list(workers),
-        load=LoadSpec(path=f"/work?units={units}", concurrency=concurrency, duration=duration, warmup=0.3),
+        load=LoadSpec(path=path, concurrency=concurrency, duration=duration, warmup=0.3),
         repeats=rounds,
         interleave=True,
         progress=False,

@@ -17,7 +17,7 @@ from servelab.grading.runner import GradeOptions, grade_folder
 from tests.grading.conftest import needs_root, nobody_processes_left
 from tests.grading.corpus import CASES, LAB, TMP_MARK, write_corpus
 
-pytestmark = [needs_root, pytest.mark.slow]
+pytestmark = [needs_root, pytest.mark.slow, pytest.mark.extended]
 BATCH_BUDGET_S = 420
 
 

@@ -24,6 +24,7 @@ SETPRIV = shutil.which("setpriv")
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to become nobody"),
     pytest.mark.slow,
+    pytest.mark.extended,
 ]
 PICKED = ("good", "left-running", "fork-bomb")
 

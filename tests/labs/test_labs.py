@@ -46,6 +46,7 @@ def test_source_has_visible_and_hidden_tests(lab: str) -> None:
 
 @needs_root
 @pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.parametrize("lab", MEASURED)
 @pytest.mark.timing
 def test_solution_scores_full_marks_and_student_version_zero(lab: str, tmp_path: Path) -> None:
