@@ -49,7 +49,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # What CI adds to make test: every lab graded (solutions, student versions, the hostile corpus,
-# as an unprivileged user) and the tests in a real browser.
+# as an unprivileged user), the website built from the lessons make test ran, and a real browser.
 test-extended: $(STAMP)
 	$(BIN)/pytest -m extended $(PYTEST_ARGS)
 

@@ -2,8 +2,9 @@
 working, one click from running it, and nothing of the labs' solutions published.
 
 The build reuses the lessons the notebook tests just executed (tests/notebooks/ runs first and
-saves each run in artifacts/executed/), so in ``make test`` it only builds; on its own, from a
-clean clone, it executes every lesson first (about 7 minutes on 2 CPUs).
+saves each run in artifacts/executed/), so in CI, where ``make test-extended`` follows ``make test``,
+it only builds; on its own, from a clean clone, it executes every lesson first (about 7 minutes
+on 2 CPUs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ SCREENSHOT = ROOT / "artifacts" / "site-screenshot.png"
 HIDDEN = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "### BEGIN")
 TEXT_SUFFIXES = {".html", ".js", ".json", ".txt", ".ipynb", ".md", ".css", ".inv", ".xml"}
 
-pytestmark = pytest.mark.timeout(1800)  # from a clean clone the build executes every lesson
+# From a clean clone the build executes every lesson first; after make test it reuses their runs.
+pytestmark = [pytest.mark.timeout(1800), pytest.mark.extended]
 
 
 @pytest.fixture(scope="module")
