@@ -158,8 +158,12 @@ def execute(
     env: dict[str, str] | None = None,
     marker: str = "",
     cpus: set[int] | None = None,
+    kernel_name: str = "python3",
 ) -> Run:
-    """Run ``path`` in a fresh kernel; ``cpus`` pins the kernel (and so all it starts), as on Binder."""
+    """Run ``path`` in a fresh kernel; ``cpus`` pins the kernel (and so all it starts).
+
+    ``kernel_name`` another kernel spec, such as :func:`tests.notebooks.binder.binder_kernel`'s.
+    """
     nb = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
     os.environ.update(
@@ -171,7 +175,7 @@ def execute(
     os.environ.update(env or {})
     try:
         client = NotebookClient(
-            nb, timeout=cell_timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            nb, timeout=cell_timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}}
         )
         if cpus is not None:
             os.sched_setaffinity(0, cpus)  # the kernel inherits it when nbclient starts it
@@ -180,7 +184,7 @@ def execute(
         started = time.monotonic()
         with PeakMemory() as memory:
             client.execute()
-        if quick and cpus is None:  # the website shows this run instead of executing the lesson again
+        if quick and cpus is None and kernel_name == "python3":  # the website shows this run, not another
             nb.metadata["servelab"] = {"stamp": stamp, "quick": True, "strict": strict}
             EXECUTED.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, EXECUTED / path.name)

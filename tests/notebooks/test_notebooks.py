@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.notebooks.binder import BinderLimits, binder_kernel
+from tests.notebooks.binder import missing_reason as binder_missing_reason
 from tests.notebooks.runner import QUICK_BUDGET_S, ROOT, errors, execute, leftovers
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 TIMES = ROOT / "artifacts" / "notebook-times.json"
 MEMORY = ROOT / "artifacts" / "notebook-memory.json"
 SLOWDOWN = ROOT / "artifacts" / "notebook-cpu-slowdown.json"
+BINDER_TIMES = ROOT / "artifacts" / "notebook-binder.json"  # time and peak memory under Binder's limits
 # Binder gives a session 2 GB and restarts the kernel above it; the course stays under 1.5 GB.
 MEMORY_BUDGET_BYTES = int(1.5 * 2**30)
 SKELETON = ("what you will learn", "time", "what you need", "summary", "exercises")
@@ -90,27 +92,44 @@ def _skip_without_what_it_needs(path: Path) -> None:
         pytest.skip(f"{path.stem} needs nginx: {missing}")
 
 
-def _record(path: Path, name: str, value: float) -> None:
+def _record(path: Path, name: str, value: object) -> None:
     path.parent.mkdir(exist_ok=True)
     values = json.loads(path.read_text()) if path.exists() else {}
     values[name] = value
     path.write_text(json.dumps(values, indent=1, sort_keys=True))
 
 
-# One lesson in make test (time); `python tools/run_lessons.py --one-cpu` runs them all.
-ONE_CPU = [p for p in NOTEBOOKS if p.stem == "00-start-here"]
+# Lesson 00 in make test; every lesson in make test-extended (CI). By hand:
+# sudo .venv/bin/python tools/run_lessons.py --binder --strict
+BINDER = [
+    pytest.param(p, id=p.stem, marks=() if p.stem.startswith("00-") else (pytest.mark.extended,)) for p in NOTEBOOKS
+]
+# Claims that do not hold yet under a quota (measured 2026-12-03, issue 13): there the lesson runs
+# without strict claims, so errors and memory are still checked. Under a quota the load
+# generator and the workers share one CPU of time by CFS's fair share, so more worker processes
+# take more of it from the generator (06: 4 workers beat 1 and 2 by more than 1.25×; 08: p99
+# with 50 workers 1.16× that of 1, against ≥ 1.3×, and context switches that do not grow).
+NOT_YET_STRICT_UNDER_QUOTA = {"06-one-process-per-core", "08-exercise-50-workers-on-1-cpu"}
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", ONE_CPU, ids=_ids(ONE_CPU))
-def test_runs_on_one_cpu_like_binder(path: Path) -> None:
-    """On one CPU the lessons adapt (shared CPUs, fewer workers): no errors, within memory.
+@pytest.mark.parametrize("path", BINDER)
+def test_runs_under_binders_limits(path: Path) -> None:
+    """Under a 1-CPU quota and a 2 GiB limit, every CPU visible (as on Binder): strict, in memory.
 
-    Claims are not strict here: some, like "2 workers beat 1 on 2 CPUs", cannot hold on one CPU,
-    and the notebook then explains why to the learner instead of failing.
+    The kernel, the servers and the load generator share one CPU of time; lessons read the quota
+    (``cpu_info().quota``) and adapt, and their claims must hold there too or say why not.
     """
+    missing = binder_missing_reason()
+    if missing is not None:
+        pytest.skip(f"Binder's limits cannot be made here: {missing}")
+    _skip_without_what_it_needs(path)
     marker = secrets.token_hex(8)
-    run = execute(path, quick=True, strict=False, marker=marker, cpus={min(os.sched_getaffinity(0))})
+    with binder_kernel(BinderLimits()) as kernel:
+        strict = path.stem not in NOT_YET_STRICT_UNDER_QUOTA
+        run = execute(path, quick=True, strict=strict, marker=marker, kernel_name=kernel)
     assert errors(run.notebook) == []
+    peak_mib = round(run.peak_pss_bytes / 2**20)
+    _record(BINDER_TIMES, path.stem, {"seconds": round(run.seconds, 1), "peak_pss_mib": peak_mib})
     assert run.peak_pss_bytes <= MEMORY_BUDGET_BYTES
     assert leftovers(marker) == {}
