@@ -10,6 +10,10 @@
 A server bound to ``127.0.0.1`` (loopback) accepts connections from this machine only; one
 bound to ``0.0.0.0`` accepts them on every network interface: from the Wi-Fi, the LAN, or,
 in a container, from the container's network (which is why containers need it).
+:func:`reachability` shows it without leaving the machine: it asks a server on each host for a
+reply on this machine's *own* non-loopback address (:func:`own_addresses`)::
+
+    print(reachability("0.0.0.0", ["127.0.0.1", *own_addresses()[:1]]).describe())
 """
 
 from __future__ import annotations
@@ -18,20 +22,25 @@ import contextlib
 import inspect
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psutil
 
 from servelab.measure.roles import Role, helper_kind, process_roles
-from servelab.servers import Server
+from servelab.servers import Server, launch
+from servelab.servers.reply import http_request
 
 __all__ = [
     "ListeningSocket",
+    "Reachability",
     "ServerProcess",
     "exposure",
     "fastapi_cli_default_hosts",
     "interface_addresses",
     "listening_addresses",
+    "own_addresses",
+    "reachability",
     "server_anatomy",
 ]
 
@@ -112,22 +121,6 @@ def listening_addresses(server: Server) -> list[ListeningSocket]:
     return sorted(found, key=lambda s: (s.port, s.ip, s.pid))
 
 
-def listen_briefly(host: str) -> list[ListeningSocket]:
-    """What the kernel reports for a bare socket listening on ``host``: no app behind it.
-
-    The socket listens on a free port, psutil reads it back, and it is closed at once without
-    accepting a connection: the way to show what ``--host 0.0.0.0`` does without serving an app
-    to everyone on the learner's network.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        sock.listen(0)
-        port = sock.getsockname()[1]
-        found = [s for s in _listening(psutil.Process()) if s.port == port]
-    return sorted(found, key=lambda s: s.ip)
-
-
 def exposure(ip: str) -> str:
     """Who can connect to a socket bound to ``ip``, in words."""
     try:
@@ -149,6 +142,72 @@ def interface_addresses() -> dict[str, list[str]]:
         if ips:
             out[name] = ips
     return out
+
+
+def own_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, on interfaces that are up.
+
+    A server on ``0.0.0.0`` answers on each of them, one on ``127.0.0.1`` on none. Empty on a
+    machine (or a sandbox) with no network but loopback. Link-local addresses (169.254.x.x) are
+    left out: they are there without a network, and some systems do not route them to themselves.
+    """
+    stats = psutil.net_if_stats()
+    found: set[str] = set()
+    for name, addrs in psutil.net_if_addrs().items():
+        if name in stats and not stats[name].isup:
+            continue
+        for addr in addrs:
+            if addr.family != socket.AF_INET:
+                continue
+            ip = ipaddress.ip_address(addr.address)
+            if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
+                found.add(addr.address)
+    return sorted(found, key=ipaddress.ip_address)
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Where a server told to listen on ``host`` listened, and whether it answered on each address tried."""
+
+    host: str
+    listening: tuple[ListeningSocket, ...]
+    answers: dict[str, str]  # address tried → "HTTP 200", or why there was no reply ("connection refused")
+
+    def answered(self, address: str) -> bool:
+        return self.answers.get(address, "").startswith("HTTP ")
+
+    def describe(self) -> str:
+        where = ", ".join(f"{s.ip}:{s.port}" for s in self.listening) or "nothing"
+        tried = " · ".join(f"{address} → {outcome}" for address, outcome in self.answers.items())
+        return f"--host {self.host:<9} listens on {where:<17} · {tried}"
+
+
+def _outcome(address: str, port: int, timeout: float) -> str:
+    """One GET to ``address:port``: "HTTP <status>", or why no reply came."""
+    try:
+        reply = http_request(f"http://{address}:{port}/", headers={"Connection": "close"}, timeout=timeout)
+    except ConnectionRefusedError:
+        return "connection refused"
+    except OSError as exc:
+        return f"no reply ({type(exc).__name__})"
+    return f"HTTP {reply.status}"
+
+
+def reachability(
+    host: str, addresses: Sequence[str], *, server: str = "uvicorn", app: str = "asgi", timeout: float = 2.0
+) -> Reachability:
+    """Launch ``app`` with ``--host host``, read where it listens, and send one request to its port
+    on each of ``addresses`` (this machine's own: never another host). The server is stopped
+    before this returns, so a server on ``0.0.0.0`` faces the network for about a second.
+
+    >>> r = reachability("127.0.0.1", ["127.0.0.1", *own_addresses()[:1]])   # doctest: +SKIP
+    >>> r.answers                                                           # doctest: +SKIP
+    {'127.0.0.1': 'HTTP 200', '192.0.2.2': 'connection refused'}
+    """
+    with launch(server=server, app=app, host=host) as running:
+        listening = tuple(listening_addresses(running))
+        answers = {address: _outcome(address, running.port, timeout) for address in addresses}
+    return Reachability(host, listening, answers)
 
 
 def fastapi_cli_default_hosts() -> dict[str, str]:

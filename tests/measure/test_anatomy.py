@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import psutil
+import ipaddress
+
+import pytest
 
 from servelab.measure.anatomy import (
     exposure,
     fastapi_cli_default_hosts,
     interface_addresses,
-    listen_briefly,
     listening_addresses,
+    own_addresses,
+    reachability,
     server_anatomy,
 )
 from servelab.servers import launch
@@ -46,9 +49,21 @@ def test_machine_facts() -> None:
     assert any("127.0.0.1" in ips for ips in interface_addresses().values())
 
 
-def test_listen_briefly_reports_the_address_and_closes() -> None:
-    [loop] = listen_briefly("127.0.0.1")
-    [anywhere] = listen_briefly("0.0.0.0")
-    assert (loop.ip, anywhere.ip) == ("127.0.0.1", "0.0.0.0")
-    mine = psutil.Process().net_connections(kind="tcp")
-    assert not [c for c in mine if c.laddr and c.laddr.port in (loop.port, anywhere.port)]
+def test_own_addresses_are_this_machines_and_not_loopback() -> None:
+    every = {ip for ips in interface_addresses().values() for ip in ips}
+    for ip in own_addresses():
+        assert ip in every
+        assert not ipaddress.ip_address(ip).is_loopback
+
+
+def test_loopback_server_refuses_this_machines_own_address_and_a_wildcard_one_answers() -> None:
+    mine = own_addresses()
+    if not mine:
+        pytest.skip("this machine has no address besides loopback")
+    tried = ["127.0.0.1", mine[0]]
+    loop, anywhere = reachability("127.0.0.1", tried), reachability("0.0.0.0", tried)
+    assert [s.ip for s in loop.listening] == ["127.0.0.1"] and [s.ip for s in anywhere.listening] == ["0.0.0.0"]
+    assert loop.answers == {"127.0.0.1": "HTTP 200", mine[0]: "connection refused"}
+    assert anywhere.answers == {"127.0.0.1": "HTTP 200", mine[0]: "HTTP 200"}
+    assert anywhere.answered(mine[0]) and not loop.answered(mine[0])
+    assert "connection refused" in loop.describe()
