@@ -10,6 +10,9 @@ Every server, load generator and helper that servelab starts goes through :func:
   SIGKILL (a Jupyter kernel restarted, a test run killed);
 * :meth:`ManagedProcess.stop` escalates in fixed steps: TERM the group, wait against a deadline,
   KILL what is left, reap.
+
+:func:`paused` stops processes (SIGSTOP) for the length of a ``with`` block, to make a server
+stall on purpose, and always continues them (SIGCONT) on the way out.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import psutil
 
 from servelab._watchdog import group_members as _proc_group_members
 
-__all__ = ["ManagedProcess", "group_members", "live_processes", "spawn", "stop_all"]
+__all__ = ["ManagedProcess", "group_members", "live_processes", "paused", "spawn", "stop_all"]
 
 DEFAULT_STOP_GRACE_S = 5.0
 
@@ -210,6 +213,33 @@ def _signal_group(pgid: int, sig: int) -> None:
         # A stopped (SIGSTOP) process would not act on TERM until continued.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def paused(pids: Iterable[int]) -> Iterator[tuple[int, ...]]:
+    """Stop the processes ``pids`` (SIGSTOP) for the ``with`` block; continue them (SIGCONT) after.
+
+    They are continued however the block ends, an exception or Ctrl-C included, and a process
+    that is already gone is skipped: "no such process" is not an error here. A stopped process
+    holds its sockets but runs no code, so to its clients it looks like a pause in the machine
+    (a garbage collection, a swapped-out page, a VM descheduled).
+
+    >>> with spawn([sys.executable, "-c", "import time; time.sleep(5)"]) as proc:  # doctest: +SKIP
+    ...     with paused([proc.pid]):
+    ...         time.sleep(0.5)             # proc runs no code meanwhile
+    """
+    targets = tuple(pids)
+    try:
+        for pid in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        yield targets
+    finally:
+        # Every pid, not only those stopped so far: an interrupt may land between two kills,
+        # and SIGCONT to a process that runs is harmless.
+        for pid in targets:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def _log_dir() -> Path:

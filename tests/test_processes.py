@@ -5,7 +5,10 @@ import signal
 import sys
 import time
 
-from servelab.processes import group_members, live_processes, spawn, stop_all
+import psutil
+import pytest
+
+from servelab.processes import group_members, live_processes, paused, spawn, stop_all
 
 SLEEPER = "import time\ntime.sleep(60)\n"
 STUBBORN = (
@@ -51,6 +54,33 @@ def test_a_stopped_process_is_continued_and_stopped() -> None:
     proc = spawn([sys.executable, "-c", SLEEPER], name="paused")
     os.kill(proc.pid, signal.SIGSTOP)
     assert proc.stop(grace_s=2) == -signal.SIGTERM
+
+
+def _becomes(pid: int, stopped: bool, timeout: float = 5) -> bool:
+    """Whether ``pid`` reaches the stopped (or not stopped) state within ``timeout``: signals land asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (psutil.Process(pid).status() == psutil.STATUS_STOPPED) == stopped:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _pause_then_fail(pids: list[int]) -> None:
+    with paused(pids) as stopped:
+        assert stopped == tuple(pids)
+        assert _becomes(pids[0], stopped=True)
+        raise RuntimeError("interrupted while paused")
+
+
+def test_paused_stops_and_always_continues_skipping_what_is_gone() -> None:
+    gone = spawn([sys.executable, "-c", "pass"], name="gone")
+    gone.popen.wait(timeout=20)
+    gone.stop()
+    with spawn([sys.executable, "-c", SLEEPER], name="paused") as proc:
+        with pytest.raises(RuntimeError, match="interrupted while paused"):
+            _pause_then_fail([proc.pid, gone.pid])
+        assert _becomes(proc.pid, stopped=False)
 
 
 def test_stop_twice_and_stop_all_are_safe() -> None:

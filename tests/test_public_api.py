@@ -38,7 +38,8 @@ PINNED = {
         "SpecError",
     ],
     "servelab.experiments": [
-        "load_results", "measure", "save_results", "summarize", "sweep",
+        "LoopComparison", "StallRun", "closed_vs_open", "load_results", "measure", "save_results",
+        "stall_under_load", "summarize", "sweep",
     ],
     "servelab.grading": [
         "GradeOptions", "LABS", "build_labs", "check_labs", "grade_folder",
@@ -59,7 +60,7 @@ PINNED = {
         "FAILED_COLOUR", "FAILED_STYLE", "GUIDE_COLOUR", "SPAN_COLOUR", "StampLike", "axis_label", "choose_stamp",
         "failed_rows", "figure_and_axes", "figure_and_panels", "finish", "finish_panels", "log_y", "mark_failed",
         "mark_untrusted", "plot_at_once", "plot_comparison", "plot_crowding", "plot_failover", "plot_hockey_stick",
-        "plot_latency", "plot_loops", "plot_memory", "plot_scaling", "plot_throughput", "plot_timeline",
+        "plot_latency", "plot_loops", "plot_memory", "plot_scaling", "plot_stall", "plot_throughput", "plot_timeline",
         "plot_worker_share", "series_colour", "stamp_figure", "stamp_text", "untrusted_rows",
     ],
     "servelab.servers": [

@@ -12,6 +12,7 @@ One module per subject, each plot drawn from what an experiment or analysis retu
 ``plots.memory``          :func:`plot_memory`: RSS, PSS and USS per server
 ``plots.crowding``        :func:`plot_crowding`: many workers on few CPUs
 ``plots.failover``        :func:`plot_failover`: nginx around an upstream crash
+``plots.stall``           :func:`plot_stall`: a stall seen by a closed and an open loop
 ``plots.reference``       :func:`plot_scaling`: published and recorded scaling
 ``plots.style``           the house style itself, for a plot of your own
 ========================  ===========================================================
@@ -37,6 +38,7 @@ from servelab.plots.event_loop import plot_loops
 from servelab.plots.failover import plot_failover
 from servelab.plots.memory import plot_memory
 from servelab.plots.reference import plot_scaling
+from servelab.plots.stall import plot_stall
 from servelab.plots.style import (
     FAILED_COLOUR,
     FAILED_STYLE,
@@ -87,6 +89,7 @@ __all__ = [
     "plot_loops",
     "plot_memory",
     "plot_scaling",
+    "plot_stall",
     "plot_throughput",
     "plot_timeline",
     "plot_worker_share",

@@ -108,8 +108,10 @@ BINDER = [
 # without strict claims, so errors and memory are still checked. Under a quota the load
 # generator and the workers share one CPU of time by CFS's fair share, so more worker processes
 # take more of it from the generator (06: 4 workers beat 1 and 2 by more than 1.25×; 08: p99
-# with 50 workers 1.16× that of 1, against ≥ 1.3×, and context switches that do not grow).
-NOT_YET_STRICT_UNDER_QUOTA = {"06-one-process-per-core", "08-exercise-50-workers-on-1-cpu"}
+# with 50 workers 1.16× that of 1, against ≥ 1.3×, and context switches that do not grow). In
+# 04's "Measuring honestly" the generator shares the quota too: its send lag (p99 2.35 ms > 1 ms)
+# makes the stall claims untrustworthy, as the section itself teaches, though they hold (1.01×).
+NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core", "08-exercise-50-workers-on-1-cpu"}
 
 
 @pytest.mark.notebook

@@ -10,8 +10,10 @@ import pandas as pd
 from servelab.analysis.reference import PUBLISHED, load_reference
 from servelab.experiments.at_once import AtOnce
 from servelab.experiments.failover import FailoverResult
+from servelab.experiments.stall import LoopComparison
 from servelab.load.burst import Burst
 from tests.experiments.test_failover import A, B, _record, _result
+from tests.experiments.test_stall import made_up
 from tests.plots._checks import STAMP
 
 
@@ -92,6 +94,11 @@ def failover() -> FailoverResult:
     ])
 
 
+def stall() -> LoopComparison:
+    """One connection that waited once through the stall; an open loop whose ten due requests all waited."""
+    return made_up(environment=STAMP.as_dict())
+
+
 def reference() -> pd.DataFrame:
     return load_reference(kind=PUBLISHED)
 
@@ -124,4 +131,5 @@ INPUTS: dict[str, tuple[Any, int]] = {
     "plot_crowding": (crowding, 5),
     "plot_failover": (failover, 1),
     "plot_scaling": (reference, 1),
+    "plot_stall": (stall, 2),
 }
