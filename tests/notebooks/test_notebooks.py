@@ -103,13 +103,16 @@ def _record(path: Path, name: str, value: object) -> None:
 # sudo .venv/bin/python tools/run_lessons.py --binder --strict
 BINDER = [pytest.param(p, id=p.stem, marks=pytest.mark.extended) for p in NOTEBOOKS]
 # Claims that do not hold yet under a quota (measured 2026-12-03, issue 13): there the lesson runs
-# without strict claims, so errors and memory are still checked. Under a quota the load
-# generator and the workers share one CPU of time by CFS's fair share, so more worker processes
-# take more of it from the generator (06: 4 workers beat 1 and 2 by more than 1.25×; 08: p99
-# with 50 workers 1.16× that of 1, against ≥ 1.3×, and context switches that do not grow). In
+# without strict claims, so errors and memory are still checked. (06 and 08 left the list on
+# 2026-12-03: under a quota plan_cpus put the load generator on the workers' one CPU, where its
+# wake-ups preempted a lone worker, 761 involuntary switches/s against 39 with a CPU of its own,
+# and throttling added noise; both lessons now give the generator another visible CPU under a
+# quota, its time still counted against it, and 06 takes turns between its worker counts.) In
 # 04's "Measuring honestly" the generator shares the quota too: its send lag (p99 2.35 ms > 1 ms)
 # makes the stall claims untrustworthy, as the section itself teaches, though they hold (1.01×).
-NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core", "08-exercise-50-workers-on-1-cpu"}
+# 06's held-out USL prediction is still too noisy under throttling (1.24× against ≤ 1.25×, and
+# one miss, in three runs), so 06 stays here until its CPU-bound sweep is measured there again.
+NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core"}
 
 
 @pytest.mark.notebook
