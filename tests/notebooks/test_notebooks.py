@@ -112,7 +112,9 @@ BINDER = [pytest.param(p, id=p.stem, marks=pytest.mark.extended) for p in NOTEBO
 # makes the stall claims untrustworthy, as the section itself teaches, though they hold (1.01×).
 # 06's held-out USL prediction is still too noisy under throttling (1.24× against ≤ 1.25×, and
 # one miss, in three runs), so 06 stays here until its CPU-bound sweep is measured there again.
-NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core"}
+# 07's "past one worker per CPU, more workers add no throughput" measured 1.38× (≤ 1.15×) under the
+# quota in the fresh-clone run: its generator shares the workers' CPU there, as 06's and 08's did.
+NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core", "07-exercise-8-vcpus"}
 
 
 @pytest.mark.notebook
