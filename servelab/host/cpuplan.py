@@ -23,6 +23,21 @@ class CpuPlan:
     shared: bool
     note: str
 
+    def load_apart(self, server: tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """CPUs for the generator away from ``server`` (default: this plan's server CPUs).
+
+        Where the plan had to share only because of a CPU quota (Binder), every CPU is still
+        visible: the generator gets one the server does not use, so that its wake-ups do not
+        preempt the workers, though its CPU time still counts against the same quota. On a real
+        single CPU it is the shared one.
+        """
+        server = server if server is not None else self.server
+        if self.shared:
+            others = [c for c in cpu_info().affinity if c not in server]
+            if others:
+                return (others[0],)
+        return self.load
+
     def describe(self) -> str:
         s = ",".join(map(str, self.server))
         g = ",".join(map(str, self.load))
