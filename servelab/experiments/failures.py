@@ -72,10 +72,20 @@ class FailureReport:
         return (self.kill_at_s, self.kill_at_s + end)
 
     def in_flight_per_worker(self) -> float:
-        """Requests in flight on one worker on average (Little's law: rate × latency / workers)."""
-        lat = self.result.latency_ms or {}
+        """Requests one worker held at a time *before* the kill (Little's law: rate × latency / workers).
+
+        Only replies completed before the kill count, so a slow or broken recovery cannot raise
+        the figure it is judged against.
+        """
         rate = float(self.result.params.get("rate") or self.result.throughput_rps)
-        return rate * lat.get("mean", 0.0) / 1000.0 / max(1, self.spec.workers)
+        samples = self.result.samples
+        if samples is None:
+            return 0.0
+        before = samples.completed_s < self.kill_at_s
+        if not before.any():
+            return 0.0
+        latency_s = float(samples.latency_ms[before].mean()) / 1000.0
+        return rate * latency_s / max(1, self.spec.workers)
 
     def summary(self) -> str:
         head = f"{self.spec.describe()}: killed worker {self.killed_pid} at {self.kill_at_s:.2f} s"
