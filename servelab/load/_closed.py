@@ -2,6 +2,14 @@
 
 Like wrk, hey and Locust. When the server stalls it stops asking, so a stall is sampled once
 per connection, not once per request that *should* have been sent (coordinated omission).
+
+Unlike wrk, the connections open one after another over the first half of the warm-up, as
+clients arrive, not in one burst. Workers that share one listening socket (uvicorn's
+``--workers``, gunicorn) take connections as they wake, and an asyncio worker accepts every
+connection waiting when it wakes: a burst of N connections at a server of idle workers can all
+land on one worker, which then serves alone for the whole run while the others sit idle (keep-
+alive connections stay where they landed). Opened one by one, each goes to a worker that is
+free at that moment. With no warm-up they open at once.
 """
 
 from __future__ import annotations
@@ -19,9 +27,18 @@ class ClosedLoop(Driver):
 
     async def run(self) -> None:
         self.begin(perf_counter())
-        for _ in range(self.spec.max_connections):
-            self.connect()
+        n = self.spec.max_connections
+        gap = self.spec.warmup / 2 / n
+        for i in range(n):
+            if i and gap:
+                self.loop.call_later(i * gap, self._arrive)
+            else:
+                self.connect()
         await self.wait()
+
+    def _arrive(self) -> None:
+        if not self.stopping:
+            self.connect()
 
     def on_response(self, conn: Connection, now: float) -> None:
         # The hot path of the closed loop, inlined: record the reply, send the next request.

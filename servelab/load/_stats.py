@@ -40,7 +40,7 @@ from servelab.load.spec import LoadSpec
 
 __all__ = ["BOTTLENECK_CPU_PERCENT", "CPU_WAIT_PERCENT", "LAG_LIMIT_MS", "RATE_SHORTFALL", "summarize", "warnings_for"]
 
-LAG_LIMIT_MS = 1.0  # past this, "sent at its intended time" is no longer true enough
+LAG_LIMIT_MS = LoadSpec.lag_limit_ms  # the default: past this, "sent at its intended time" is no longer true enough
 BOTTLENECK_CPU_PERCENT = 90.0  # of the one CPU an event loop can use
 CPU_WAIT_PERCENT = 20.0  # of the window spent ready to run but waiting for a CPU (another program had it)
 RATE_SHORTFALL = 0.95  # open loop: below this share of the asked rate, say so
@@ -146,8 +146,8 @@ def _open_loop(driver: OpenLoop, end: float, duration: float, result: dict[str, 
         "asked_rps": driver.spec.rate,
         "due": due,  # requests due inside the window
         "sent": len(lag),
-        "sent_on_time": int(np.count_nonzero(lag + wait <= LAG_LIMIT_MS / 1000.0)),
-        "waited_for_connection": int(np.count_nonzero(wait > LAG_LIMIT_MS / 1000.0)),
+        "sent_on_time": int(np.count_nonzero(lag + wait <= driver.spec.lag_limit_ms / 1000.0)),
+        "waited_for_connection": int(np.count_nonzero(wait > driver.spec.lag_limit_ms / 1000.0)),
         "completed_in_window": in_window + from_warmup,
         "from_warmup": from_warmup,
         "completed_late": rec.ok - in_window,
@@ -178,17 +178,18 @@ def warnings_for(spec: LoadSpec, r: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             out.append(("overload", _overload(r, served)))
     lag = r["send_lag_ms"]
-    if lag is not None and lag["p99"] > LAG_LIMIT_MS:
+    lag_limit = spec.lag_limit_ms
+    if lag is not None and lag["p99"] > lag_limit:
         out.append((
             "send_lag",
-            f"send lag p99 {lag['p99']:.2f} ms > {LAG_LIMIT_MS:g} ms: the generator itself sent "
+            f"send lag p99 {lag['p99']:.2f} ms > {lag_limit:g} ms: the generator itself sent "
             "requests later than scheduled, so this run is not trustworthy; pin the generator to a "
             "CPU of its own (cpus=) or lower the rate",
         ))
     wait = r.get("connection_wait_ms")
     if r["connections"]["cap_hit"]:
         out.append(("connection_cap", _connection_wait(r, wait)))
-    elif wait is not None and wait["p99"] > LAG_LIMIT_MS and not short:
+    elif wait is not None and wait["p99"] > lag_limit and not short:
         # Overloaded, a server accepts late too: that is part of the overload, said above.
         out.append(("connection_wait", _connection_wait(r, wait)))
     busy = max(r["generator_cpu_percent"] - r["generator_spin_percent"], 0.0)

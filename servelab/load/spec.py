@@ -52,6 +52,9 @@ class LoadSpec:
     error. ``path`` replaces the URL's path (``None``: the URL's own). ``cpus`` pins the
     *generator* (keep it apart from the server's CPUs, or you measure the generator);
     ``keep_samples=True`` keeps every latency for plots (``result.samples``).
+    ``lag_limit_ms``: how late the open loop may send a request and still count it as sent on
+    time; past it at the p99 the run is marked untrustworthy (``send_lag``). 1 ms suits
+    latencies of a few ms; an experiment about a 500 ms stall may allow 10 ms.
     """
 
     concurrency: int | None = None
@@ -66,6 +69,7 @@ class LoadSpec:
     cpus: tuple[int, ...] | None = None
     keep_samples: bool = False
     seed: int | None = None  # of the Poisson arrivals' random gaps
+    lag_limit_ms: float = 1.0
 
     def __post_init__(self) -> None:
         # Accept a list or set of CPUs from learners (cpus=[1]); store a sorted tuple. Text is
@@ -165,6 +169,7 @@ class LoadSpec:
         if self.requests is not None:
             _check_int("requests", self.requests, 1, 100_000_000)
         _check_number("warmup", self.warmup, 0.0, 600.0)
+        _check_number("lag_limit_ms", self.lag_limit_ms, 0.0, 60_000.0, strict_low=True)
         _check_number("timeout", self.timeout, 0.0, 600.0, strict_low=True)
         if self.path is not None and (
             not isinstance(self.path, str) or not self.path or any(c in self.path for c in " \r\n")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from servelab.errors import SpecError
 from servelab.load import LoadResult, LoadSpec, run_load
 from servelab.load.cli import format_report, main
 from servelab.processes import spawn
@@ -122,6 +123,23 @@ def test_cpu_hogs_beside_the_generator_make_it_late(asgi_server: Server, generat
     assert result.send_lag_ms is not None and result.send_lag_ms["p99"] > 1.0
     assert "pin the generator" in _warning(result, "send_lag")
     assert not result.trusted
+
+
+@pytest.mark.timing
+def test_lateness_within_the_runs_own_limit_is_not_doubted(asgi_server: Server, generator_cpus: CPUS) -> None:
+    # An experiment about a 500 ms stall allows sends 10 ms late (lag_limit_ms): the same hogs
+    # then make the generator late by less than that, and the run is not doubted for it.
+    gen = _need_two(generator_cpus)
+    with _hogs(gen):
+        result = run_load(asgi_server.url, LoadSpec(rate=1000, duration=1.0, warmup=0.3, cpus=gen, lag_limit_ms=1000))
+    assert result.send_lag_ms is not None and result.send_lag_ms["p99"] < 1000, format_report(result)
+    assert "send_lag" not in _kinds(result), format_report(result)
+    assert result.open_loop is not None and result.open_loop["sent_on_time"] == result.open_loop["sent"]
+
+
+def test_a_lag_limit_must_be_positive() -> None:
+    with pytest.raises(SpecError, match="lag_limit_ms"):
+        LoadSpec(rate=10, lag_limit_ms=0).validate()
 
 
 @pytest.mark.timing
