@@ -63,7 +63,19 @@ def _check_endpoints(server) -> None:  # type: ignore[no-untyped-def]
     assert server.get("/nowhere").worker_pid in pids
 
 
-@pytest.mark.parametrize("spec", COMBINATIONS, ids=lambda s: s.describe().replace(" · ", "-").replace(" ", ""))
+# make test launches the three the lessons lean on most; make test-extended all of them.
+_EVERYDAY = {
+    ServerSpec(server="uvicorn", app="fastapi"),
+    ServerSpec(server="gunicorn", app="flask", worker_class="sync", workers=2),
+    ServerSpec(server="gunicorn", app="fastapi", worker_class="uvicorn", workers=2),
+}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [spec if spec in _EVERYDAY else pytest.param(spec, marks=pytest.mark.extended) for spec in COMBINATIONS],
+    ids=lambda s: s.describe().replace(" · ", "-").replace(" ", ""),
+)
 def test_every_combination_serves_every_endpoint_and_stops_clean(spec: ServerSpec) -> None:
     with launch(spec) as server:
         assert server.url.startswith("http://127.0.0.1:")
