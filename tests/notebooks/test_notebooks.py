@@ -103,18 +103,18 @@ def _record(path: Path, name: str, value: object) -> None:
 # sudo .venv/bin/python tools/run_lessons.py --binder --strict
 BINDER = [pytest.param(p, id=p.stem, marks=pytest.mark.extended) for p in NOTEBOOKS]
 # Claims that do not hold yet under a quota (measured 2026-12-03, issue 13): there the lesson runs
-# without strict claims, so errors and memory are still checked. (06 and 08 left the list on
+# without strict claims, so errors and memory are still checked. (08 left the list on
 # 2026-12-03: under a quota plan_cpus put the load generator on the workers' one CPU, where its
 # wake-ups preempted a lone worker, 761 involuntary switches/s against 39 with a CPU of its own,
-# and throttling added noise; both lessons now give the generator another visible CPU under a
-# quota, its time still counted against it, and 06 takes turns between its worker counts.) In
-# 04's "Measuring honestly" the generator shares the quota too: its send lag (p99 2.35 ms > 1 ms)
-# makes the stall claims untrustworthy, as the section itself teaches, though they hold (1.01×).
+# and throttling added noise; 06 and 08 now give the generator another visible CPU under a
+# quota, its time still counted against it, and 06 takes turns between its worker counts.)
+# 04 left it when its stall experiment came to allow sends 2 % of the stall late (10 ms for 500 ms;
+# the quota's send lag was 2.35 ms against the old 1 ms): strict under the quota 2 runs of 2.
+# 07 left it when its closed loop stopped opening every connection in one burst (which could land
+# them all on one uvicorn worker) and it compared medians of 3 interleaved runs: 5 runs of 5.
 # 06's held-out USL prediction is still too noisy under throttling (1.24× against ≤ 1.25×, and
 # one miss, in three runs), so 06 stays here until its CPU-bound sweep is measured there again.
-# 07's "past one worker per CPU, more workers add no throughput" measured 1.38× (≤ 1.15×) under the
-# quota in the fresh-clone run: its generator shares the workers' CPU there, as 06's and 08's did.
-NOT_YET_STRICT_UNDER_QUOTA = {"04-workers", "06-one-process-per-core", "07-exercise-8-vcpus"}
+NOT_YET_STRICT_UNDER_QUOTA = {"06-one-process-per-core"}
 
 
 @pytest.mark.notebook
