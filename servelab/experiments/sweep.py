@@ -23,7 +23,16 @@ from servelab.load import LoadResult, LoadSpec, run_load
 from servelab.measure.observer import Observer
 from servelab.servers import Server, ServerSpec, launch
 
-__all__ = ["WARNING_SEPARATOR", "load_results", "measure", "result_row", "save_results", "summarize", "sweep"]
+__all__ = [
+    "WARNING_SEPARATOR",
+    "idle_workers",
+    "load_results",
+    "measure",
+    "result_row",
+    "save_results",
+    "summarize",
+    "sweep",
+]
 
 WARNING_SEPARATOR = " | "  # between a row's warnings, in one text column that CSV keeps
 
@@ -41,10 +50,34 @@ def measure(server: Server, load: LoadSpec, *, observe: bool = False) -> dict[st
         if observer is not None:
             observer.stop()
     row = result_row(result)
+    idle = idle_workers(server.spec.workers, load, result)
+    if idle is not None:
+        row["warnings"] = WARNING_SEPARATOR.join([*result.warnings, idle])
+        row["warning_kinds"] = ",".join([*result.warning_kinds, "idle_workers"])
+        row["trusted"] = False
     row["_result"] = result
     if observer is not None:
         row.update({f"server_{k}": v for k, v in observer.summary().items()})
     return row
+
+
+def idle_workers(workers: int, load: LoadSpec, result: LoadResult) -> str | None:
+    """Why a closed-loop run of a ``workers``-worker server measured fewer workers (or None).
+
+    With at least one connection per worker every worker should serve. When some served nothing,
+    the connections landed on the others (keep-alive connections stay with the worker that
+    accepted them) and the figure is that of fewer workers: a sweep over workers must not
+    trust it. It needs replies that name their worker (the X-Worker-Pid header of the course's apps).
+    """
+    serving = len(result.by_pid)
+    if load.concurrency is None or load.concurrency < workers or not 0 < serving < workers:
+        return None
+    return (
+        f"only {serving} of {workers} workers served requests: the {load.concurrency} connections landed "
+        f"on fewer workers than were started (a keep-alive connection stays with the worker that accepted "
+        f"it), so this is the throughput of {serving} workers, not {workers}; run it again, or use more "
+        "connections"
+    )
 
 
 def result_row(result: LoadResult) -> dict[str, Any]:

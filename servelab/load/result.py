@@ -27,10 +27,11 @@ WARNING_KINDS: dict[str, str] = {
     "connection_wait": "open loop: requests waited for new connections to open",
     "generator_cpu": "the generator's CPU was saturated (busy, or taken by another program)",
     "few_samples": "a latency percentile comes from too few samples to be one",
+    "idle_workers": "closed loop: fewer of the server's workers served than it started (a sweep or measure() checks)",
 }
 """Every kind of warning a load result can carry, and what it means."""
 
-DOUBTS = frozenset({"no_requests", "overload", "warmup", "send_lag", "connection_cap", "generator_cpu"})
+DOUBTS = frozenset({"no_requests", "overload", "warmup", "send_lag", "connection_cap", "generator_cpu", "idle_workers"})
 """The kinds that make a measurement untrustworthy as a figure of the server under the asked load.
 Failed requests are a finding about the server; a wait for a connection to open counts in the
 latency, as it would for a real client; a thin percentile is flagged on its own

@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 
 from servelab.errors import SpecError
-from servelab.experiments import load_results, save_results, summarize, sweep
+from servelab.experiments import load_results, measure, save_results, summarize, sweep
+from servelab.experiments.sweep import idle_workers
 from servelab.host import plan_cpus
 from servelab.load import LoadSpec
-from servelab.servers import ServerSpec
+from servelab.processes import paused
+from servelab.servers import ServerSpec, launch
 
 QUICK = LoadSpec(path="/work?units=1", concurrency=2, duration=0.5, warmup=0.2)
 
@@ -105,3 +107,20 @@ def test_a_point_whose_run_warned_carries_its_warnings_and_is_not_trusted() -> N
     table = summarize(df, "offered_rps")
     assert list(table["trusted"])[1] is False
     assert "asked for 2000" in table["warnings"].iloc[1]
+
+
+def test_a_worker_that_served_nothing_makes_the_point_untrusted() -> None:
+    # One of two uvicorn workers stopped: the other accepts every connection, and the figure is
+    # that of one worker. measure() knows the server started two, and says so.
+    with launch(server="uvicorn", app="asgi", workers=2) as server:
+        # Work of a few ms keeps a worker busy, so the next connection to arrive finds the other free.
+        load = LoadSpec(path="/work?units=3", concurrency=4, duration=0.4, warmup=0.2)
+        with paused(server.worker_pids()[:1]):
+            row = measure(server, load)
+        assert row["workers_serving"] == 1
+        assert not row["trusted"]
+        assert "idle_workers" in row["warning_kinds"].split(",")
+        assert "only 1 of 2 workers served requests" in row["warnings"]
+        both = measure(server, load)
+    assert both["workers_serving"] == 2 and "idle_workers" not in both["warning_kinds"].split(",")
+    assert idle_workers(2, load.with_(concurrency=1), row["_result"]) is None  # one connection: one worker
