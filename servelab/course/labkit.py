@@ -132,6 +132,9 @@ class Survival:
         return (self.requests - self.failed) / self.requests if self.requests else 0.0
 
 
+_PROBE_GAP_S = 0.02  # between probes for a replacement worker: at most 50 small requests a second
+
+
 def survive_worker_kills(
     server: Server,
     *,
@@ -148,9 +151,13 @@ def survive_worker_kills(
     it. A request fails if it errors or is not served within ``within`` seconds of being due:
     with one worker, every request due while the replacement imports the app is late; with two
     or more, the others serve them. The kills fall evenly over the measured window (after 0.5 s
-    of warm-up): at ``duration / (kills + 1)``, twice that, and so on.
+    of warm-up): at ``duration / (kills + 1)``, twice that, and so on, each once the worker that
+    replaced the last one killed has answered a request. Otherwise a kill could land on the only
+    worker that has finished starting while its new neighbour still imports the app: an outage
+    that measures how fast a worker boots, not whether the config survives a kill.
     """
     killed: list[int] = []
+    before: set[int] = set()
     gap = duration / (kills + 1)
     with contextlib.suppress(RuntimeError, ValueError, OSError):
         server.worker_pids()  # a learner's server is looked up (a scan of every process) now, not under load
@@ -159,10 +166,33 @@ def survive_worker_kills(
         for k in range(1, kills + 1):
             if not run.wait_until(k * gap):
                 break  # the run ended early: nothing left to measure
-            with contextlib.suppress(RuntimeError, ValueError):
+            if killed:
+                _answered_by_a_new_worker(server, before, within=max(0.0, duration - k * gap))
+                if not run.running():
+                    break
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                before = set(server.worker_pids())
                 killed.append(server.kill_worker())
         result = run.result()
     return Survival(requests=result.requests, failed=result.failed, killed=killed)
+
+
+def _answered_by_a_new_worker(server: Server, old: set[int], within: float) -> None:
+    """Wait up to ``within`` seconds until a worker not in ``old`` answers a request of its own.
+
+    Each probe is a new connection, taken by whichever worker is free to accept it, so the
+    replacement answers one within a few probes once it serves. Replies that do not name their
+    worker (no ``X-Worker-Pid``) cannot tell: then it does not wait.
+    """
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            pid = server.get("/", timeout=1.0).worker_pid
+        except OSError:
+            pid = -1  # refused or cut: nobody serves yet
+        if pid is None or (pid > 0 and pid not in old):
+            return
+        time.sleep(_PROBE_GAP_S)
 
 
 def throughput_ratio(
