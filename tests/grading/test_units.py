@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -208,8 +209,16 @@ def test_cgroup_v2_against_a_fake_tree(tmp_path: Path, monkeypatch: pytest.Monke
     (leaf / "cgroup.procs").write_text(f"{child.pid}\n")
     (leaf / "cgroup.kill").write_text("")
     assert box.members() == [child.pid]
+
+    def forget_when_gone() -> None:  # as a real cgroup does once its process has died; a file does not
+        child.wait(10)
+        (leaf / "cgroup.procs").write_text("")
+
+    reaper = threading.Thread(target=forget_when_gone)
+    reaper.start()
     assert box.kill_all(5) == 1 and (leaf / "cgroup.kill").read_text() == "1"
-    assert child.wait(5) == -9
+    reaper.join(5)
+    assert child.returncode == -9
     box.close()
 
 
