@@ -29,5 +29,5 @@ def test_the_installed_servers_match_the_lock() -> None:
     finally:
         sys.path.pop(0)
     pinned = lock_versions(f"{sys.version_info.major}.{sys.version_info.minor}")
-    for name in ("uvicorn", "gunicorn", "fastapi", "flask", "a2wsgi", "uvicorn-worker"):
+    for name in ("uvicorn", "gunicorn", "granian", "hypercorn", "fastapi", "flask", "a2wsgi", "uvicorn-worker"):
         assert version(name) == pinned[name], name

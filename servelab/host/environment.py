@@ -18,6 +18,8 @@ PACKAGES = (
     "uvicorn",
     "gunicorn",
     "uvicorn-worker",
+    "granian",
+    "hypercorn",
     "fastapi",
     "starlette",
     "flask",

@@ -77,6 +77,8 @@ def _description(server: Server, role: Role, command: str) -> str:
         return "reloader (watches files, restarts the server)"
     if spec.server == "gunicorn":
         return "master (starts, watches and replaces workers)"
+    if not spec.restarts_workers:  # granian without --respawn-failed-workers, hypercorn
+        return "main process (starts workers; one dying stops all)"
     return "supervisor (starts, watches and replaces workers)"
 
 

@@ -2,13 +2,16 @@
 
 A server servelab launched runs in its own process group; every live process in it has one role:
 
-* ``master``: the process above the workers that starts, watches and replaces them (gunicorn's
-  arbiter, uvicorn's supervisor with ``--workers N``, the reloader of ``fastapi dev``). A server
-  with a single process (plain ``uvicorn``, ``flask run``) has none.
+* ``master``: the process above the workers that starts and watches them (gunicorn's arbiter,
+  uvicorn's supervisor with ``--workers N``, the reloader of ``fastapi dev``, granian's and
+  hypercorn's main process, even with one worker). A server with a single process (plain
+  ``uvicorn``, ``flask run``) has none.
 * ``worker``: a process that serves requests, as :meth:`Server.worker_pids` counts them.
 * ``helper``: anything else, which serves no requests. Servers that spawn their workers with
-  :mod:`multiprocessing` (``uvicorn --workers N``, ``fastapi run --workers N``, ``fastapi dev``)
-  also start Python's resource tracker; gunicorn forks its workers and starts none.
+  :mod:`multiprocessing` (``uvicorn --workers N``, ``fastapi run --workers N``, ``fastapi dev``,
+  ``hypercorn``) also start Python's resource tracker; gunicorn forks its workers and starts
+  none, and so does granian up to Python 3.13 (its workers are forked copies of its main process,
+  with the same command line; from 3.14 it spawns them).
 
 >>> with launch(server="uvicorn", app="asgi", workers=2) as server:  # doctest: +SKIP
 ...     process_roles(server)

@@ -35,7 +35,7 @@ def command_for(spec: ServerSpec, port: int) -> list[str]:
             "gunicorn",
             spec.target,
             "--bind",
-            f"{host}:{port}",
+            f"{_bind_host(host)}:{port}",
             "--workers",
             str(spec.workers),
             "--worker-class",
@@ -63,6 +63,22 @@ def command_for(spec: ServerSpec, port: int) -> list[str]:
             argv += ["--access-logfile", "-"]
         if spec.app_dir:
             argv += ["--chdir", spec.app_dir]
+    elif spec.server == "granian":
+        # granian's own default interface is RSGI (its own protocol): always say which.
+        interface = spec.app_interface
+        if interface is None:  # validate() refuses it
+            raise ValueError("granian needs the app's interface")
+        argv = [py, "-m", "granian", "--interface", interface, "--host", host, "--port", str(port)]
+        argv += ["--workers", str(spec.workers)]
+        argv.append("--access-log" if spec.access_log else "--no-access-log")
+        argv.append(spec.target)
+    elif spec.server == "hypercorn":
+        # "wsgi:module:app" or "asgi:module:app" says which; without it hypercorn guesses from the app.
+        mode = f"{spec.app_interface}:" if spec.app_interface else ""
+        argv = [py, "-m", "hypercorn", "--bind", f"{_bind_host(host)}:{port}", "--workers", str(spec.workers)]
+        if spec.access_log:
+            argv += ["--access-logfile", "-"]
+        argv.append(mode + spec.target)
     elif spec.server == "flask-dev":
         argv = [
             py,
@@ -81,3 +97,8 @@ def command_for(spec: ServerSpec, port: int) -> list[str]:
     else:  # validated before we get here
         raise ValueError(spec.server)
     return argv + list(spec.extra_args)
+
+
+def _bind_host(host: str) -> str:
+    """``host`` as a ``--bind HOST:PORT`` needs it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host

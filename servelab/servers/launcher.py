@@ -33,6 +33,10 @@ from servelab.servers.spec import ServerSpec
 __all__ = ["Server", "launch"]
 
 _POLL_S = 0.05
+# Masters that act on INT, TERM and HUP only (granian/_signals.py, hypercorn/run.py): TTIN and
+# TTOU, which add and remove a worker in gunicorn and uvicorn, would take their default action
+# there and stop (freeze) the process.
+_NO_WORKER_COUNT_SIGNALS = ("granian", "hypercorn")
 # Before the server is ready, a traceback or a failed boot means the app did not load.
 _IMPORT_FAILED = re.compile(
     r"Error loading ASGI app|Failed to find attribute|Failed to find application|"
@@ -143,9 +147,14 @@ class Server(LaunchedProcess):
         return pid
 
     def signal_master(self, sig: int) -> None:
-        """Send a signal to the master (HUP, TTIN, TTOU for gunicorn and uvicorn)."""
+        """Send a signal to the master (HUP, TTIN, TTOU for gunicorn and uvicorn; HUP for granian, hypercorn)."""
         if self.master_pid is None:
             raise RuntimeError(f"{self.spec.describe()} has no master process to signal")
+        if sig in (signal.SIGTTIN, signal.SIGTTOU) and self.spec.server in _NO_WORKER_COUNT_SIGNALS:
+            raise ValueError(
+                f"{self.spec.server}'s main process does not handle {signal.Signals(sig).name} (it would stop, "
+                "frozen): use gunicorn, or uvicorn with workers ≥ 2, to add or remove workers with signals"
+            )
         os.kill(self.master_pid, sig)
 
     def __repr__(self) -> str:

@@ -26,7 +26,7 @@ __all__ = [
     "WorkerClass",
 ]
 
-ServerName = Literal["uvicorn", "gunicorn", "fastapi-run", "fastapi-dev", "flask-dev"]
+ServerName = Literal["uvicorn", "gunicorn", "granian", "hypercorn", "fastapi-run", "fastapi-dev", "flask-dev"]
 WorkerClass = Literal["sync", "gthread", "uvicorn", "asgi"]
 SERVERS: tuple[str, ...] = get_args(ServerName)
 """Every server a :class:`ServerSpec` can name."""
@@ -41,12 +41,18 @@ GUNICORN_WORKER_CLASS = {
     "asgi": "asgi",
 }
 WORKER_CLASS_INTERFACE: dict[str, Interface] = {"sync": "wsgi", "gthread": "wsgi", "uvicorn": "asgi", "asgi": "asgi"}
-SERVER_INTERFACE: dict[str, Interface] = {
-    "uvicorn": "asgi",
-    "fastapi-run": "asgi",
-    "fastapi-dev": "asgi",
-    "flask-dev": "wsgi",
+# The interfaces each server without worker classes serves. granian says which with
+# --interface; hypercorn wraps a WSGI app itself (hypercorn.utils.wrap_app).
+SERVER_INTERFACES: dict[str, tuple[Interface, ...]] = {
+    "uvicorn": ("asgi",),
+    "granian": ("wsgi", "asgi"),
+    "hypercorn": ("wsgi", "asgi"),
+    "fastapi-run": ("asgi",),
+    "fastapi-dev": ("asgi",),
+    "flask-dev": ("wsgi",),
 }
+# granian's flag that makes its main process replace a worker that died (off by default).
+GRANIAN_RESPAWN = "--respawn-failed-workers"
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 Loop = Literal["auto", "asyncio", "uvloop"]
 HttpParser = Literal["auto", "h11", "httptools"]
@@ -121,14 +127,24 @@ class ServerSpec:
 
     @property
     def has_master(self) -> bool:
-        """Whether a supervising process sits above the workers."""
-        if self.server == "gunicorn" or self.server == "fastapi-dev":
+        """Whether a supervising process sits above the workers.
+
+        granian and hypercorn always start their workers from a main process, even one worker.
+        """
+        if self.server in ("gunicorn", "granian", "hypercorn", "fastapi-dev"):
             return True
         return self.server in ("uvicorn", "fastapi-run") and self.workers > 1
 
     @property
     def restarts_workers(self) -> bool:
-        """Whether something replaces a worker that dies (gunicorn; uvicorn with a supervisor)."""
+        """Whether something replaces a worker that dies.
+
+        gunicorn's arbiter and uvicorn's supervisor do. granian's main process does only with
+        ``--respawn-failed-workers`` (in ``extra_args``); without it, and in hypercorn, a worker
+        that dies makes the main process stop every other worker and exit.
+        """
+        if self.server == "granian":
+            return GRANIAN_RESPAWN in self.extra_args
         return self.server == "gunicorn" or (self.server in ("uvicorn", "fastapi-run") and self.workers > 1)
 
     def with_(self, **changes: object) -> ServerSpec:
@@ -159,6 +175,11 @@ class ServerSpec:
         if not isinstance(self.workers, int) or self.workers < 1:
             raise SpecError(f"workers must be a whole number of at least 1, got {self.workers!r}")
         self._validate_server_fit()
+        if self.threads is not None and self.server != "gunicorn":
+            raise SpecError(
+                "threads is a gunicorn setting (its gthread workers): "
+                "use server='gunicorn' with worker_class='gthread', or drop it"
+            )
         if self.threads is not None and (self.threads < 1 or self.worker_class_name != "gthread"):
             raise SpecError("threads applies to gunicorn's gthread worker class: add worker_class='gthread'")
         if self.loop not in LOOPS or self.http not in HTTP_PARSERS:
@@ -201,10 +222,22 @@ class ServerSpec:
             return
         if self.worker_class is not None:
             raise SpecError(f"{self.server} has no worker classes: worker_class is for server='gunicorn'")
-        needed = SERVER_INTERFACE[self.server]
+        served = SERVER_INTERFACES[self.server]
         if self.server == "flask-dev" and self.sample and self.app != "flask":
             raise SpecError(f"Flask's dev server runs the Flask app only, not {self.app!r}: use app='flask'")
-        if interface is not None and interface != needed:
+        if self.server == "granian" and self.app == "fastapi-wsgi":
+            # a2wsgi calls start_response only once the body is iterated, as PEP 3333 allows;
+            # granian reads the status and headers before that (granian issue #845, "wontfix").
+            raise SpecError(
+                "granian sends 200 and no headers for the 'fastapi-wsgi' bridge (it reads them before "
+                "the app sets them): serve app='fastapi' with granian, or the bridge with gunicorn"
+            )
+        if self.server == "granian" and interface is None:
+            raise SpecError(
+                f"granian must be told whether {self.app!r} is a WSGI or an ASGI app: add interface='wsgi' or 'asgi'"
+            )
+        if interface is not None and interface not in served:
+            (needed,) = served
             bridge = "flask-asgi" if needed == "asgi" else "fastapi-wsgi"
             raise SpecError(
                 f"{self.server} serves {needed.upper()} apps, but {label} is not one: "

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from servelab.errors import PortInUseError, ServerStartError
+from servelab.measure.roles import process_roles
 from servelab.processes import group_members
 from servelab.servers import ServerSpec, launch
 
@@ -26,6 +27,12 @@ COMBINATIONS = [
     ServerSpec(server="fastapi-run", app="fastapi"),
     ServerSpec(server="fastapi-dev", app="fastapi"),
     ServerSpec(server="flask-dev", app="flask"),
+    *(
+        ServerSpec(server=server, app=app, workers=2)
+        for server in ("granian", "hypercorn")
+        for app in ("fastapi", "flask", "asgi", "wsgi", "flask-asgi", "fastapi-wsgi")
+        if (server, app) != ("granian", "fastapi-wsgi")  # refused: see test_spec.py
+    ),
     *(
         ServerSpec(server="gunicorn", app=app, worker_class=wc, workers=2, threads=4 if wc == "gthread" else None)
         for wc, apps in (
@@ -68,6 +75,9 @@ _EVERYDAY = {
     ServerSpec(server="uvicorn", app="fastapi"),
     ServerSpec(server="gunicorn", app="flask", worker_class="sync", workers=2),
     ServerSpec(server="gunicorn", app="fastapi", worker_class="uvicorn", workers=2),
+    ServerSpec(server="granian", app="fastapi", workers=2),
+    ServerSpec(server="granian", app="flask", workers=2),
+    ServerSpec(server="hypercorn", app="fastapi", workers=2),
 }
 
 
@@ -83,15 +93,21 @@ def test_every_combination_serves_every_endpoint_and_stops_clean(spec: ServerSpe
         _check_endpoints(server)
         members = server.process.members()
         assert set(server.worker_pids()) <= set(members)
+        roles = process_roles(server)
+        assert (roles[server.pid] == "master") == spec.has_master
+        assert sorted(pid for pid, role in roles.items() if role == "worker") == server.worker_pids()
     assert group_members(server.process.pgid) == []
     assert not server.running()
 
 
-def test_pinning_reaches_every_worker() -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_pinning_reaches_every_worker(server: str) -> None:
     cpu = max(os.sched_getaffinity(0))
-    with launch(server="uvicorn", app="asgi", workers=2, cpus=(cpu,)) as server:
-        for pid in server.process.members():
-            assert os.sched_getaffinity(pid) == {cpu}
+    with launch(server=server, app="asgi", workers=2, cpus=(cpu,)) as launched:
+        for pid in launched.process.members():
+            # every thread too: granian's workers serve from threads its Rust runtime starts
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                assert os.sched_getaffinity(int(tid)) == {cpu}
 
 
 def test_websocket_echo_on_asgi_apps() -> None:
@@ -112,11 +128,43 @@ def test_websocket_echo_on_asgi_apps() -> None:
     ids=["gunicorn", "uvicorn-workers-2"],
 )
 def test_a_killed_worker_is_replaced_by_the_supervisor(spec: ServerSpec) -> None:
+    assert spec.restarts_workers
     with launch(spec) as server:
         victim = server.kill_worker()
         replaced = server.wait_for_workers(2, timeout=20, replacing=[victim])
         assert victim not in replaced
         assert server.get("/").status == 200
+
+
+@pytest.mark.parametrize("server", ["granian", "hypercorn"])
+def test_a_killed_worker_stops_granian_and_hypercorn(server: str) -> None:
+    spec = ServerSpec(server=server, app="asgi", workers=1)
+    assert spec.has_master and not spec.restarts_workers
+    with launch(spec) as launched:
+        (worker,) = launched.worker_pids()
+        assert launched.master_pid == launched.pid != worker
+        with pytest.raises(ValueError, match="does not handle SIGTTIN"):
+            launched.signal_master(signal.SIGTTIN)
+        launched.kill_worker()
+        launched.process.popen.wait(timeout=10)  # the main process stops any other worker and exits
+        assert launched.worker_pids() == []
+    assert group_members(launched.process.pgid) == []
+
+
+def test_granian_replaces_a_killed_worker_when_told_to() -> None:
+    spec = ServerSpec(server="granian", app="asgi", workers=2, extra_args=("--respawn-failed-workers",))
+    assert spec.restarts_workers
+    with launch(spec) as server:
+        before = server.worker_pids()
+        victim = server.kill_worker()
+        (new,) = set(server.wait_for_workers(2, timeout=20, replacing=[victim])) - set(before)
+        # Until its event loop runs, a new granian worker ignores TERM (it inherits the main
+        # process's handler), and stopping it would wait for the KILL: wait until it serves.
+        served: set[int | None] = set()
+        deadline = time.monotonic() + 10
+        while new not in served and time.monotonic() < deadline:
+            served.add(server.get("/", headers={"Connection": "close"}).worker_pid)
+        assert new in served
 
 
 def test_uvicorn_with_one_worker_has_no_supervisor() -> None:
@@ -190,6 +238,8 @@ BROKEN = "raise RuntimeError('the app is broken on purpose')\n"
         ("uvicorn", "asgi", 2),
         ("gunicorn", "wsgi", 2),
         ("gunicorn", "asgi", 2),
+        ("granian", "wsgi", 2),
+        ("hypercorn", "asgi", 1),
     ],
 )
 def test_a_broken_app_fails_fast_with_the_servers_own_error(
@@ -227,11 +277,11 @@ def test_an_explicit_free_port_is_used() -> None:
         assert server.port == port and server.get("/").status == 200
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "uvicorn", "flask-dev"])
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn", "flask-dev", "granian", "hypercorn"])
 def test_a_port_taken_after_the_check_is_read_from_the_servers_own_output(server: str) -> None:
     from servelab.servers.launcher import _start
 
-    app = "flask" if server != "uvicorn" else "fastapi"
+    app = "flask" if server not in ("uvicorn", "hypercorn") else "fastapi"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, not listening: the server cannot bind it
         port = sock.getsockname()[1]

@@ -21,6 +21,16 @@ from servelab.servers.commands import command_for
         ({"server": "uvicorn", "app": "fastapi", "workers": 0}, "at least 1"),
         ({"server": "gunicorn", "app": "flask", "loop": "uvloop"}, "uvicorn' only"),
         ({"server": "uvicorn", "app": "fastapi", "timeout": 5}, "gunicorn setting"),
+        ({"server": "granian", "app": "main:app"}, "granian must be told whether 'main:app' is a WSGI or an ASGI"),
+        ({"server": "granian", "app": "fastapi-wsgi"}, "serve app='fastapi' with granian"),
+        ({"server": "granian", "app": "flask", "worker_class": "sync"}, "granian has no worker classes"),
+        ({"server": "granian", "app": "flask", "threads": 4}, "threads is a gunicorn setting"),
+        ({"server": "granian", "app": "fastapi", "loop": "uvloop"}, "uvicorn' only"),
+        ({"server": "granian", "app": "fastapi", "max_requests": 100}, "max_requests is a gunicorn setting"),
+        ({"server": "hypercorn", "app": "fastapi", "worker_class": "asgi"}, "hypercorn has no worker classes"),
+        ({"server": "hypercorn", "app": "fastapi", "http": "h11"}, "uvicorn' only"),
+        ({"server": "hypercorn", "app": "fastapi", "timeout": 5}, "timeout is a gunicorn setting"),
+        ({"server": "hypercorn", "app": "flask", "preload": True}, "preload is a gunicorn setting"),
         ({"server": "nginx"}, "unknown server"),
         ({"app": "not an app"}, "unknown app"),
         ({"cpus": (99,)}, "CPU 99 is not available"),
@@ -40,6 +50,13 @@ def test_defaults_and_derived_properties() -> None:
     assert ServerSpec(server="uvicorn", workers=2).restarts_workers
     assert ServerSpec(server="gunicorn", app="flask", workers=1).restarts_workers
     assert ServerSpec().host == "127.0.0.1"
+    # granian and hypercorn start even one worker from a main process, which stops them all when
+    # one dies (granian replaces it only when told to).
+    for server in ("granian", "hypercorn"):
+        one = ServerSpec(server=server, app="flask", workers=1).validate()
+        assert one.has_master and not one.restarts_workers and one.worker_class_name is None
+    assert ServerSpec(server="granian", extra_args=("--respawn-failed-workers",)).restarts_workers
+    assert ServerSpec(server="hypercorn", app="main:app").validate().app_interface is None
     assert ServerSpec(app="main:app", interface="asgi").validate().target == "main:app"
 
 
@@ -65,3 +82,15 @@ def test_commands_bind_loopback_and_pass_every_option() -> None:
     assert "--loop asyncio --http h11" in uvicorn
     k = " ".join(command_for(ServerSpec(server="gunicorn", app="asgi", worker_class="uvicorn"), 1))
     assert "uvicorn_worker.UvicornWorker" in k and "uvicorn.workers" not in k
+
+
+def test_granian_and_hypercorn_are_told_the_apps_interface() -> None:
+    granian = command_for(ServerSpec(server="granian", app="flask", workers=3), 8123)
+    assert granian[1:4] == ["-m", "granian", "--interface"] and granian[4] == "wsgi"
+    assert " ".join(granian).endswith("--workers 3 --no-access-log servelab.apps.flask_app:app")
+    assert "--interface asgi" in " ".join(command_for(ServerSpec(server="granian", app="fastapi"), 1))
+    hypercorn = " ".join(command_for(ServerSpec(server="hypercorn", app="fastapi", host="::1", workers=2), 8123))
+    assert "--bind [::1]:8123 --workers 2 asgi:servelab.apps.fastapi_app:app" in hypercorn
+    assert " wsgi:servelab.apps.flask_app:app" in " ".join(command_for(ServerSpec(server="hypercorn", app="flask"), 1))
+    # An app of unknown interface: hypercorn looks at the app itself.
+    assert command_for(ServerSpec(server="hypercorn", app="main:app"), 1)[-1] == "main:app"
