@@ -24,8 +24,9 @@ def signal_tour(spec: ServerSpec, timeout_s: float = 30.0) -> pd.DataFrame:
     Each row has the worker pids before and after, how many workers were replaced (pids
     that are new) and the seconds until the master had done it.
     """
-    if spec.workers < 2 or not spec.has_master:
-        raise ValueError("give a server with a master and at least 2 workers (gunicorn, or uvicorn with workers ≥ 2)")
+    if spec.workers < 2 or not spec.restarts_workers or spec.server not in ("gunicorn", "uvicorn", "fastapi-run"):
+        raise ValueError("give a server whose master adds, removes and replaces workers on signals, with at least "
+                         "2 workers: gunicorn, or uvicorn with workers ≥ 2")
     rows = []
     with launch(spec) as server:
         n = spec.workers
