@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -53,6 +54,21 @@ def test_follows_the_skeleton(path: Path) -> None:
     index = NOTEBOOKS.index(path)
     if index + 1 < len(NOTEBOOKS):
         assert NOTEBOOKS[index + 1].name in markdown.replace("%20", " ") or NOTEBOOKS[index + 1].stem in markdown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_checks_understanding_with_real_reports(path: Path) -> None:
+    """Two to four questions before the summary, each citing the public report it comes from, answer folded."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Check your understanding")]
+    assert len(cells) == 1, "one 'Check your understanding' cell, before the Summary"
+    summary = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
+    assert nb.cells.index(cells[0]) < summary
+    questions = re.split(r"^\d+\. ", cells[0].source, flags=re.MULTILINE)[1:]
+    assert 2 <= len(questions) <= 4, f"{len(questions)} questions"
+    for q in questions:
+        assert re.search(r"\(https://github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+\)", q), q[:80]
+        assert "<details><summary>Answer</summary>" in q and "</details>" in q, q[:80]
 
 
 @pytest.mark.notebook
