@@ -1,4 +1,5 @@
-"""The ``servelab`` command: ``doctor``, ``serve``, ``load``, ``sweep``, ``labs``, ``grade``, ``jupyter-view``.
+"""The ``servelab`` command: ``doctor``, ``serve``, ``load``, ``sweep``, ``size``, ``labs``, ``grade``,
+``jupyter-view``.
 
 Every error a learner can cause (a bad option, an app that does not fit the server, a CPU
 that does not exist) prints one clear line and exits non-zero; no tracebacks. In every
@@ -8,6 +9,7 @@ sub-command ``--cpus`` pins the server and ``--load-cpus`` the load generator.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
 import sys
@@ -151,12 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_doctor(sub)
     _add_serve(sub)
     _add_jupyter_view(sub)
-    for module in ("servelab.load.cli", "servelab.experiments.cli", "servelab.grading.cli"):
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ImportError:
-            continue
-        mod.add_parser(sub)
+    for module in ("servelab.load.cli", "servelab.experiments.cli", "servelab.size.cli", "servelab.grading.cli"):
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 

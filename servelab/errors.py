@@ -8,6 +8,7 @@ Each message says what went wrong and what a learner can do about it.
   - :class:`NginxNotFoundError` — lesson 09 needs nginx
   - :class:`LoadError` — the load generator failed
   - :class:`ModelError` — a model cannot be fitted or evaluated from what it was given
+  - :class:`SizeError` — ``servelab size`` could not measure the app (it does not import, a path fails...)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "PortInUseError",
     "ServelabError",
     "ServerStartError",
+    "SizeError",
     "SpecError",
 ]
 
@@ -49,3 +51,7 @@ class LoadError(ServelabError, RuntimeError):
 
 class ModelError(ServelabError, ValueError):
     """A model cannot be fitted or evaluated from what it was given; the message says why."""
+
+
+class SizeError(ServelabError, RuntimeError):
+    """``servelab size`` could not measure what it needs; the message says what to change."""

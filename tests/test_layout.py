@@ -1,7 +1,7 @@
 """The package is laid out in layers by concern, and a lower layer never imports an upper one.
 
 Read from the bottom up: errors, the host, processes, apps, servers, load, measurements, analysis,
-the nginx stack, experiments, plots, the course runtime, grading, and the command line on top.
+the nginx stack, experiments, plots, sizing your own app, the course runtime, grading, and the command line on top.
 A module may import its own layer and the layers below it, never one above.
 """
 
@@ -27,6 +27,7 @@ LAYERS = [
     "stack",
     "experiments",
     "plots",
+    "size",
     "course",
     "grading",
     "cli __main__",

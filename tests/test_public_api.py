@@ -20,9 +20,10 @@ PUBLIC = {
 }
 PINNED = {
     "servelab.analysis": [
-        "ChildCpuView", "Instance", "MIN_USL_POINTS", "MmcResult", "UslFit", "WorkerRange", "cpu_bound_range",
-        "cpu_view_of_child", "erlang_b", "erlang_c", "fit_usl", "io_bound_range", "judge_rules", "load_reference",
-        "memory_cap", "mixed_range", "mmc_latency", "scaling", "sources", "usl_throughput", "worker_rules",
+        "ChildCpuView", "Instance", "MIN_USL_POINTS", "MmcResult", "PeakInterval", "UslFit", "WorkerRange",
+        "cpu_bound_range", "cpu_view_of_child", "erlang_b", "erlang_c", "fit_usl", "io_bound_range", "judge_rules",
+        "load_reference", "memory_cap", "mixed_range", "mmc_latency", "peak_interval", "scaling", "sources",
+        "usl_throughput", "worker_rules",
         "workers_for_target",
     ],
     "servelab.apps": [
@@ -35,7 +36,7 @@ PINNED = {
     ],
     "servelab.errors": [
         "LoadError", "ModelError", "NginxNotFoundError", "PortInUseError", "ServelabError", "ServerStartError",
-        "SpecError",
+        "SizeError", "SpecError",
     ],
     "servelab.experiments": [
         "LoopComparison", "StallRun", "closed_vs_open", "load_results", "measure", "save_results",
@@ -67,6 +68,9 @@ PINNED = {
         "LaunchedProcess", "Reply", "SERVERS", "Server", "ServerSpec", "WORKER_CLASSES", "find_free_port",
         "http_request", "launch",
     ],
+    "servelab.size": [
+        "Recommendation", "SizeReport", "SizeSpec", "parse_size", "size",
+    ],
     "servelab.stack": [
         "AccessRecord", "Nginx", "NginxSpec", "ProxyView", "Stack", "TlsFiles", "client_context", "find_nginx",
         "launch_nginx", "launch_stack", "make_certificate", "nginx_missing_reason", "proxy_address",
@@ -76,7 +80,7 @@ PINNED = {
 SUBPACKAGES = [
     "servelab.analysis", "servelab.apps", "servelab.course", "servelab.errors", "servelab.experiments",
     "servelab.grading", "servelab.host", "servelab.load", "servelab.measure", "servelab.plots",
-    "servelab.servers", "servelab.stack",
+    "servelab.servers", "servelab.size", "servelab.stack",
 ]
 
 

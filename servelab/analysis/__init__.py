@@ -8,13 +8,14 @@ from servelab.analysis.queueing import MmcResult, erlang_b, erlang_c, mmc_latenc
 from servelab.analysis.reference import load_reference, scaling, sources
 from servelab.analysis.rules import ChildCpuView, cpu_view_of_child, judge_rules, worker_rules
 from servelab.analysis.sizing import Instance, WorkerRange, cpu_bound_range, io_bound_range, memory_cap, mixed_range
-from servelab.analysis.usl import MIN_USL_POINTS, UslFit, fit_usl, usl_throughput
+from servelab.analysis.usl import MIN_USL_POINTS, PeakInterval, UslFit, fit_usl, peak_interval, usl_throughput
 
 __all__ = [
     "MIN_USL_POINTS",
     "ChildCpuView",
     "Instance",
     "MmcResult",
+    "PeakInterval",
     "UslFit",
     "WorkerRange",
     "cpu_bound_range",
@@ -28,6 +29,7 @@ __all__ = [
     "memory_cap",
     "mixed_range",
     "mmc_latency",
+    "peak_interval",
     "scaling",
     "sources",
     "usl_throughput",

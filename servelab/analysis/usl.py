@@ -22,7 +22,7 @@ from scipy.optimize import least_squares
 
 from servelab.errors import ModelError
 
-__all__ = ["MIN_USL_POINTS", "UslFit", "fit_usl", "usl_throughput"]
+__all__ = ["MIN_USL_POINTS", "PeakInterval", "UslFit", "fit_usl", "peak_interval", "usl_throughput"]
 
 MIN_USL_POINTS = 4
 
@@ -117,7 +117,12 @@ class UslFit:
         return " ".join(parts)
 
 
-def fit_usl(n: ArrayLike, throughput: ArrayLike, *, amdahl: bool = False) -> UslFit:
+_STARTS = ((0.05, 1e-3), (0.3, 1e-2), (0.01, 1e-5), (0.6, 0.1))
+
+
+def fit_usl(
+    n: ArrayLike, throughput: ArrayLike, *, amdahl: bool = False, _starts: Sequence[tuple[float, float]] = _STARTS
+) -> UslFit:
     """Fit the Universal Scalability Law to throughput measured at several worker counts.
 
     ``n`` and ``throughput`` are paired: repeats at the same n are welcome (pass every repeat,
@@ -157,7 +162,7 @@ def fit_usl(n: ArrayLike, throughput: ArrayLike, *, amdahl: bool = False) -> Usl
         return diff
 
     best = None
-    for sigma0, kappa0 in ((0.05, 1e-3), (0.3, 1e-2), (0.01, 1e-5), (0.6, 0.1)):
+    for sigma0, kappa0 in _starts:
         x0 = [sigma0, lam0] if amdahl else [sigma0, kappa0, lam0]
         lower = [0.0, 1e-12] if amdahl else [0.0, 0.0, 1e-12]
         upper = [1.0, np.inf] if amdahl else [1.0, np.inf, np.inf]
@@ -181,3 +186,75 @@ def fit_usl(n: ArrayLike, throughput: ArrayLike, *, amdahl: bool = False) -> Usl
         n_values=distinct,
         amdahl=amdahl,
     )
+
+
+@dataclass(frozen=True)
+class PeakInterval:
+    """Where the throughput peak N* may lie, given the spread between repeated runs (bootstrap)."""
+
+    low: float  # N*'s lower bound (inf: no resample found a peak)
+    high: float  # upper bound (inf: some resamples found no peak, the data do not bound it)
+    level: float  # the share of resamples inside [low, high]
+    resamples: int  # fits that converged
+    largest_measured: float
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the data bound the peak from above within the counts measured (twice over)."""
+        return math.isfinite(self.high) and self.high <= 2 * self.largest_measured
+
+    def describe(self, unit: str = "workers") -> str:
+        share = f"{self.level:.0%} of {self.resamples} resamples of the repeated runs"
+        if math.isinf(self.low):
+            return f"no peak: in {share} throughput never fell; the measurements do not bound N*"
+        if self.high < 1.5:
+            return f"N* ≈ 1: throughput did not grow past one of the {unit} ({share})"
+        if not self.bounded:
+            return (f"N* ≥ {max(self.low, 1.0):.1f} {unit} ({share}); no upper bound within twice the largest count "
+                    f"measured ({self.largest_measured:g}): measure more {unit} to find the peak")
+        return f"N* between {max(self.low, 1.0):.1f} and {self.high:.1f} {unit} ({share})"
+
+
+def peak_interval(
+    n: ArrayLike, throughput: ArrayLike, *, resamples: int = 100, level: float = 0.9, seed: int = 0
+) -> PeakInterval:
+    """A bootstrap interval for the USL's peak N*, from repeated runs at each count.
+
+    Each resample draws, at every count, as many runs as were measured there (with replacement),
+    fits the USL and keeps its N*. With one run per count the resamples would all be the data
+    themselves: repeat each count at least twice. The interval is the central ``level`` share of
+    the N* found (a resample whose throughput never falls has N* = ∞).
+
+    >>> n = [1, 1, 2, 2, 4, 4, 8, 8]
+    >>> x = [100, 104, 180, 186, 260, 250, 200, 210]
+    >>> iv = peak_interval(n, x, resamples=50)
+    >>> 2 < iv.low < iv.high < 8
+    True
+    """
+    n_arr = np.asarray(n, dtype=float).ravel()
+    x_arr = np.asarray(throughput, dtype=float).ravel()
+    keep = np.isfinite(n_arr) & np.isfinite(x_arr)
+    n_arr, x_arr = n_arr[keep], x_arr[keep]
+    groups = [np.flatnonzero(n_arr == v) for v in np.unique(n_arr)]
+    if len(groups) < MIN_USL_POINTS:
+        fit_usl(n_arr, x_arr)  # raises the ModelError that says what is missing
+    if all(len(g) < 2 for g in groups):
+        raise ModelError("A bootstrap interval needs repeated runs: measure each count at least twice.")
+    if not 0 < level < 1:
+        raise ModelError(f"level must be between 0 and 1, got {level}")
+    whole = fit_usl(n_arr, x_arr)
+    starts = [(whole.sigma, whole.kappa), (0.3, 1e-2)]  # near the whole data's fit, and one elsewhere
+    rng = np.random.default_rng(seed)
+    peaks = []
+    for _ in range(resamples):
+        pick = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        try:
+            peaks.append(fit_usl(n_arr[pick], x_arr[pick], _starts=starts).peak_n)
+        except ModelError:
+            continue
+    if not peaks:
+        raise ModelError("No resample could be fitted: the measurements are too noisy for the USL.")
+    tail = (1 - level) / 2
+    low, high = np.quantile(np.asarray(peaks), [tail, 1 - tail])
+    return PeakInterval(low=float(low), high=float(high), level=level, resamples=len(peaks),
+                        largest_measured=float(n_arr.max()))
