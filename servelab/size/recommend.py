@@ -166,15 +166,18 @@ def recommend(
     close = [r for r in results.values() if r.best_rps >= ENOUGH_SHARE * best]
     chosen = min(close, key=lambda r: (memory_uss.get(r.kind, 0), -r.best_rps))
     cap = memory_cap.get(chosen.kind, chosen.high)
-    high = max(chosen.low, min(chosen.high, cap))
     first = probes[0]
     share = min(max(first.cpu_share, 1e-3), 1.0)
+    # Workers past the count that keeps every CPU busy (CPUs ÷ the busy share of a request) only
+    # queue for the CPUs: a flat curve beyond it is no reason to run them.
+    busy_here = max(chosen.low, math.ceil(cpus_here / share - 1e-9))
+    high = max(chosen.low, min(chosen.high, cap, busy_here))
     reasons = [
         f"{first.path} costs {first.cpu_ms:.2f} ms of CPU per {first.wall_ms:.2f} ms request "
         f"({first.cpu_share:.0%} busy): {first.work}.",
         f"{chosen.kind} served the most: up to {chosen.best_rps:,.0f} req/s, the curve through every run peaking at "
-        f"{_workers(chosen.best_workers)} on {cpus_here} CPU(s); {_workers(chosen.low)} already serve "
-        f"{ENOUGH_SHARE:.0%} of that (p99 {chosen.p99_ms_at_low:,.1f} ms)"
+        f"{_workers(chosen.best_workers)} on {cpus_here} CPU(s); {_workers(chosen.low)} already "
+        f"{'serves' if chosen.low == 1 else 'serve'} {ENOUGH_SHARE:.0%} of that (p99 {chosen.p99_ms_at_low:,.1f} ms)"
         + (f", and up to {chosen.high} serve no more." if chosen.high > chosen.low else "."),
     ]
     others = [r for r in results.values() if r.kind != chosen.kind]
@@ -182,6 +185,9 @@ def recommend(
         mem = memory_uss.get(r.kind)
         reasons.append(f"{r.kind}: best {r.best_rps:,.0f} req/s, peaking at {_workers(r.best_workers)}"
                        + (f", {mem / _MIB:,.0f} MiB per worker." if mem else "."))
+    if high < chosen.high and high == busy_here:
+        reasons.append(f"{cpus_here} CPU(s) at {share:.0%} busy per request are all busy with about {busy_here} "
+                       f"workers: more would only queue for them, so the range stops at {high}.")
     if chosen.kind in memory_uss:
         reasons.append(f"One {chosen.kind} worker holds {memory_uss[chosen.kind] / _MIB:,.0f} MiB of its own (USS): "
                        f"{memory_limit_bytes / _MIB:,.0f} MiB allow at most {cap} workers (a quarter kept free, "
@@ -193,17 +199,17 @@ def recommend(
     if not bounded:
         limits.append(f"Throughput still grew at the largest count measured ({chosen.largest_measured}): the peak lies "
                       "further out; this run cannot say where. Give it a larger budget or more memory.")
-    if high < chosen.high:
-        limits.append(f"Memory caps the count at {cap}, below the {chosen.high} the sweep found useful.")
+    if cap < min(chosen.high, busy_here):
+        useful = min(chosen.high, busy_here)
+        limits.append(f"Memory caps the count at {cap}, below the {useful} the sweep found useful.")
     # Target: workers per CPU measured here, times the target's CPUs; no more workers than the
     # target's CPUs can keep busy (its CPUs ÷ the share of a request that is CPU time).
     per_cpu_low, per_cpu_high = chosen.low / cpus_here, high / cpus_here
     saturating = target_cpus / share
     t_low = max(1, round(per_cpu_low * target_cpus))
     t_high = max(t_low, round(per_cpu_high * target_cpus))
-    if first.work != "cpu-bound":
-        t_low = min(t_low, math.ceil(saturating))
-        t_high = max(t_low, min(t_high, math.ceil(saturating)))
+    t_low = min(t_low, math.ceil(saturating - 1e-9))
+    t_high = max(t_low, min(t_high, math.ceil(saturating - 1e-9)))
     if first.work != "cpu-bound" and chosen.kind.startswith("gunicorn sync"):
         in_flight = report_in_flight(first.wall_ms)
         reasons.append(

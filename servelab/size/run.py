@@ -162,7 +162,7 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
                                 f"{worker.uss_bytes / 2**20:,.0f} MiB each they do not fit this machine's free memory")
         counts = fitting
     remaining = deadline - time.monotonic() - _REPORT_S
-    points, duration, kinds = _fit_budget(kinds, counts, remaining, start_s, len(cpus))
+    points, duration, kinds, repeats = _fit_budget(kinds, counts, remaining, start_s, len(cpus))
     if duration is None:
         raise SizeError(
             f"the budget left {max(0.0, remaining):.0f} s for the sweep after the probes, too little for "
@@ -177,13 +177,15 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
     load = LoadSpec(path=first.path, concurrency=concurrency, duration=duration, warmup=max(0.3, duration / 3),
                     cpus=load_cpus, timeout=max(10.0, 20 * first.wall_ms / 1e3))
     report.load = {"path": first.path, "concurrency": concurrency, "duration_s": duration,
-                   "warmup_s": load.warmup, "repeats": _REPEATS}
+                   "warmup_s": load.warmup, "repeats": repeats}
+    if repeats < _REPEATS:
+        report.notes.append("the budget allowed one run per count: no spread between runs, no interval for the peak")
     rows: list[dict[str, Any]] = []
     memory_at = min((c for c in counts if c >= 2), default=counts[0])
     bar = tqdm(total=points, desc=f"sizing {spec.app}", disable=not progress, leave=True)
     longest = 0.0  # the longest point so far: the next one may take as long
     try:
-        for repeat in range(_REPEATS):
+        for repeat in range(repeats):
             for count in counts:
                 for kind in kinds:
                     began = time.monotonic()
@@ -215,17 +217,21 @@ def _others(cpus: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _fit_budget(kinds: list[Kind], counts: list[int], remaining: float, start_s: float,
-                cpus: int) -> tuple[int, float | None, list[Kind]]:
-    """How many points, how long each runs, and which kinds fit ``remaining`` seconds (None: nothing fits)."""
-    for n_kinds in range(len(kinds), 0, -1):
-        # A spawned worker imports the app itself (they queue for the CPUs); forked ones mostly share the import.
-        launches = _REPEATS * sum(start_s * (max(1.0, c / cpus) if k.starts == "spawned" else 1 + 0.3 * c / cpus)
-                                  for c in counts for k in kinds[:n_kinds])
-        points = len(counts) * n_kinds * _REPEATS
-        duration = (remaining - launches) / points / 1.33  # a third more for the warm-up
-        if duration >= 0.6:
-            return points, round(min(duration, 5.0), 2), kinds[:n_kinds]
-    return 0, None, kinds[:1]
+                cpus: int) -> tuple[int, float | None, list[Kind], int]:
+    """Points, seconds per run, the kinds and the repeats that fit ``remaining`` seconds (None: nothing fits).
+
+    Fewer kinds go first, then the second run of each count (no bootstrap interval without it).
+    """
+    for repeats in (_REPEATS, 1):
+        for n_kinds in range(len(kinds), 0, -1):
+            # A spawned worker imports the app itself (they queue for the CPUs); forked ones mostly share it.
+            launches = repeats * sum(start_s * (max(1.0, c / cpus) if k.starts == "spawned" else 1 + 0.3 * c / cpus)
+                                     for c in counts for k in kinds[:n_kinds])
+            points = len(counts) * n_kinds * repeats
+            duration = (remaining - launches) / points / 1.33  # a third more for the warm-up
+            if duration >= 0.6:
+                return points, round(min(duration, 5.0), 2), kinds[:n_kinds], repeats
+    return 0, None, kinds[:1], 1
 
 
 def _point(kind: Kind, count: int, repeat: int, load: LoadSpec, report: SizeReport,
