@@ -54,4 +54,9 @@ class ModelError(ServelabError, ValueError):
 
 
 class SizeError(ServelabError, RuntimeError):
-    """``servelab size`` could not measure what it needs; the message says what to change."""
+    """``servelab size`` could not measure what it needs; the message says what to change.
+
+    ``report`` holds what was measured before it stopped (a :class:`servelab.size.SizeReport`), if anything.
+    """
+
+    report: object | None = None

@@ -67,6 +67,8 @@ def handle(args: argparse.Namespace) -> int:
         target_cpus=args.target_cpus, budget_s=args.budget, out=args.out,
     ).validate()
     out = Path(args.out or f"servelab-size-{spec.app.split(':')[0].replace('.', '-')}")
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {out} is a file: give a folder for the report (it is made if missing)")
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -79,8 +81,10 @@ def handle(args: argparse.Namespace) -> int:
         measured = partial is not None and bool(partial.probes)
         where = f" (what was measured: {partial.write(out)})" if partial is not None and measured else ""
         raise SizeError(f"{exc}{where}") from None
-    except KeyboardInterrupt:
-        print("servelab: interrupted: every server was stopped", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "report", None)
+        kept = f"; what was measured: {partial.write(out)}" if partial is not None and partial.probes else ""
+        print(f"servelab: interrupted: every server was stopped{kept}", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -32,6 +32,7 @@ from servelab.size.spec import SizeSpec
 
 __all__ = [
     "CPU_BOUND_SHARE",
+    "FAST_MS",
     "IO_BOUND_SHARE",
     "PathProbe",
     "Work",
@@ -46,9 +47,14 @@ CPU_BOUND_SHARE = 0.6
 """A path whose CPU time is at least this share of its wall time is CPU-bound."""
 IO_BOUND_SHARE = 0.25
 """A path whose CPU time is at most this share of its wall time is I/O-bound (mixed in between)."""
+FAST_MS = 2.0
+"""A path answered faster than this (one request at a time) is CPU-bound: it has no time to wait."""
 
 _DETECT = r"""
-import importlib, inspect, json, sys
+import importlib, inspect, json, os, sys
+def done():  # leave at once: a thread the app started on import must not keep this process alive
+    sys.stdout.flush()
+    os._exit(0)
 target = sys.argv[1]
 module, _, attribute = target.partition(":")
 try:
@@ -57,10 +63,10 @@ try:
         obj = getattr(obj, part)
 except BaseException as exc:
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-    raise SystemExit(0)
+    done()
 if not callable(obj):
     print(json.dumps({"error": f"{target} is a {type(obj).__name__}, not a WSGI or ASGI app"}))
-    raise SystemExit(0)
+    done()
 call = obj if inspect.isroutine(obj) else type(obj).__call__
 try:
     params = len(inspect.signature(obj).parameters)
@@ -71,7 +77,9 @@ if inspect.iscoroutinefunction(call) or (params == 3 and not inspect.isclass(obj
 elif params == 2:
     print(json.dumps({"interface": "wsgi"}))
 else:
-    print(json.dumps({"error": f"cannot tell whether {target} is WSGI or ASGI ({params} parameters)"}))
+    print(json.dumps({"error": f"cannot tell whether {target} is WSGI or ASGI ({params} parameters): "
+                               "give --interface wsgi or asgi (an app factory: name the app it makes)"}))
+done()
 """
 
 
@@ -95,7 +103,7 @@ def detect_interface(spec: SizeSpec) -> Interface:
     except json.JSONDecodeError:
         answer = {"error": lines[-1]}
     if "error" in answer:
-        where = f" (looked in {spec.app_dir})" if spec.app_dir else " (give --app-dir, the folder that holds it)"
+        where = f" (looked in {spec.app_dir}; --app-dir names the folder that holds it)"
         if spec.interface is not None and "cannot tell" in answer["error"]:
             return spec.interface
         raise SizeError(f"{spec.app} did not import{where}: {answer['error']}")
@@ -122,7 +130,7 @@ class PathProbe:
     failed: int
     statuses: dict[int, int]
     cpu_ms: float  # the server's CPU time per request
-    wall_ms: float  # median latency, one request in flight
+    wall_ms: float  # mean latency, one request in flight
     work: Work
 
     @property
@@ -176,7 +184,8 @@ def probe_path(server: Server, path: str, *, duration: float, load_cpus: tuple[i
         statuses[status] = statuses.get(status, 0) + 1
     if not any(200 <= s < 300 for s in statuses):
         seen = ", ".join(f"{s} ×{n}" for s, n in sorted(statuses.items()))
-        raise SizeError(f"GET {path} answered {seen}, never 2xx: fix the path (or the app) or leave it out")
+        hint = " (a redirect: give the path it leads to)" if any(300 <= s < 400 for s in statuses) else ""
+        raise SizeError(f"GET {path} answered {seen}, never 2xx{hint}: fix the path (or the app) or leave it out")
     # What the server spends doing nothing (heartbeats, timers) is not the requests' cost: measure it
     # for as long as the load will run, and take it off.
     idle_before = _cpu_seconds(server)
@@ -195,11 +204,14 @@ def probe_path(server: Server, path: str, *, duration: float, load_cpus: tuple[i
     if result.failed > result.requests // 2:
         raise SizeError(f"GET {path} failed {result.failed} of {result.requests} requests under load "
                         f"({json.dumps(result.errors)}): fix the path or leave it out")
-    wall = (result.latency_ms or {}).get("p50", math.nan)
+    wall = (result.latency_ms or {}).get("mean", math.nan)  # mean with mean: a slow tenth of requests counts
     cpu_ms = cpu / result.requests * 1e3
     share = cpu_ms / wall if wall > 0 else math.nan
+    # A request answered within 2 ms cannot be waiting on much: what is not the server's CPU is the
+    # client's and loopback's round trip, so it is CPU-bound whatever the share says.
+    work = "cpu-bound" if wall < FAST_MS else classify(min(share, 1.0))
     return PathProbe(path=path, requests=result.requests, failed=result.failed, statuses=statuses,
-                     cpu_ms=cpu_ms, wall_ms=wall, work=classify(min(share, 1.0)))
+                     cpu_ms=cpu_ms, wall_ms=wall, work=work)
 
 
 def timed_launch(spec: ServerSpec) -> tuple[Server, float]:

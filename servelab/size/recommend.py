@@ -61,7 +61,11 @@ def kind_results(df: pd.DataFrame) -> dict[str, KindResult]:
     """
     out: dict[str, KindResult] = {}
     good = df[df["ok"].astype(bool)] if "ok" in df else df
-    for kind, rows in good.groupby("kind", sort=False):
+    for kind, every_row in good.groupby("kind", sort=False):
+        # Points whose run warned (a saturated generator, too few samples) leave the reading when
+        # trusted points at two or more counts remain; otherwise they are all there is.
+        trusted = every_row[every_row["trusted"].astype(bool)] if "trusted" in every_row else every_row
+        rows = trusted if trusted["workers"].nunique() >= 2 else every_row
         med = rows.groupby("workers")[["throughput_rps", "p99_ms"]].median().sort_index()
         if med.empty or not (med["throughput_rps"] > 0).any():
             continue
@@ -77,7 +81,7 @@ def kind_results(df: pd.DataFrame) -> dict[str, KindResult]:
             kind=str(kind), best_rps=float(med["throughput_rps"].max()), best_workers=counts[best_i], low=low,
             high=max(enough), largest_measured=counts[-1], still_rising=bool(rising),
             p99_ms_at_low=float(med["p99_ms"].loc[low]), points=len(rows),
-            untrusted=int((~rows["trusted"].astype(bool)).sum()) if "trusted" in rows else 0,
+            untrusted=int((~every_row["trusted"].astype(bool)).sum()) if "trusted" in every_row else 0,
         )
     return out
 
@@ -136,6 +140,8 @@ class Recommendation:
         if not self.bounded:
             here = f"at least {self.low}"
         there = f"{self.target_low}–{self.target_high}" if self.target_high > self.target_low else str(self.target_low)
+        if not self.bounded:
+            there = f"{self.target_low}–{self.target_high} (by the CPUs; the traffic decides)"
         return f"{self.kind}, {here} workers here; {there} on {self.target_cpus} vCPUs"
 
     def as_dict(self) -> dict[str, object]:
@@ -151,27 +157,43 @@ def recommend(
     paths: Sequence[str],
     results: Mapping[str, KindResult],
     probes: Sequence[PathProbe],
-    memory_uss: Mapping[str, int],
+    memory_per_worker: Mapping[str, int],
     cpus_here: int,
     target_cpus: int,
     memory_cap: Mapping[str, int],
     memory_limit_bytes: int,
-    peak: str | None = None,
-    concurrency: int = 0,
+    target_memory_cap: Mapping[str, int] | None = None,
+    concurrency: Mapping[str, int] | None = None,
 ) -> Recommendation:
-    """The recommendation: the kind with the best throughput (within 10 %: the one with less memory per worker)."""
+    """The recommendation: the kind with the best throughput (within 10 %: the one with less memory per worker).
+
+    ``memory_per_worker``: each kind's worker memory (PSS where the OS has it), ``memory_cap``: the
+    most workers of each kind that fit ``memory_limit_bytes``; ``target_memory_cap`` the same on
+    the target, when its memory was given. ``concurrency``: the connections each kind's largest
+    count was measured with.
+    """
     if not results:
         raise ValueError("no server kind has a measurement to recommend from")
     best = max(r.best_rps for r in results.values())
     close = [r for r in results.values() if r.best_rps >= ENOUGH_SHARE * best]
-    chosen = min(close, key=lambda r: (memory_uss.get(r.kind, 0), -r.best_rps))
-    cap = memory_cap.get(chosen.kind, chosen.high)
+    chosen = min(close, key=lambda r: (memory_per_worker.get(r.kind, 2**62), -r.best_rps))
     first = probes[0]
     share = min(max(first.cpu_share, 1e-3), 1.0)
+    limits: list[str] = []
+    cap = memory_cap.get(chosen.kind)
+    if cap is None:
+        cap = chosen.high
+        limits.append(f"The memory of a {chosen.kind} worker was not measured: the count is not checked "
+                      "against memory.")
+    elif cap < 1:
+        limits.append(f"Not even one {chosen.kind} worker fits in {memory_limit_bytes / _MIB:,.0f} MiB "
+                      "(a quarter kept free, ×1.3 for growth): the counts below need more memory.")
+    cap = max(cap, 1)
     # Workers past the count that keeps every CPU busy (CPUs ÷ the busy share of a request) only
     # queue for the CPUs: a flat curve beyond it is no reason to run them.
     busy_here = max(chosen.low, math.ceil(cpus_here / share - 1e-9))
-    high = max(chosen.low, min(chosen.high, cap, busy_here))
+    low = min(chosen.low, cap)
+    high = max(low, min(chosen.high, cap, busy_here))
     reasons = [
         f"{first.path} costs {first.cpu_ms:.2f} ms of CPU per {first.wall_ms:.2f} ms request "
         f"({first.cpu_share:.0%} busy): {first.work}.",
@@ -180,21 +202,18 @@ def recommend(
         f"{'serves' if chosen.low == 1 else 'serve'} {ENOUGH_SHARE:.0%} of that (p99 {chosen.p99_ms_at_low:,.1f} ms)"
         + (f", and up to {chosen.high} serve no more." if chosen.high > chosen.low else "."),
     ]
-    others = [r for r in results.values() if r.kind != chosen.kind]
-    for r in others:
-        mem = memory_uss.get(r.kind)
-        reasons.append(f"{r.kind}: best {r.best_rps:,.0f} req/s, peaking at {_workers(r.best_workers)}"
-                       + (f", {mem / _MIB:,.0f} MiB per worker." if mem else "."))
+    for r in results.values():
+        if r.kind != chosen.kind:
+            mem = memory_per_worker.get(r.kind)
+            reasons.append(f"{r.kind}: best {r.best_rps:,.0f} req/s, peaking at {_workers(r.best_workers)}"
+                           + (f", {mem / _MIB:,.0f} MiB per worker." if mem else "."))
     if high < chosen.high and high == busy_here:
         reasons.append(f"{cpus_here} CPU(s) at {share:.0%} busy per request are all busy with about {busy_here} "
                        f"workers: more would only queue for them, so the range stops at {high}.")
-    if chosen.kind in memory_uss:
-        reasons.append(f"One {chosen.kind} worker holds {memory_uss[chosen.kind] / _MIB:,.0f} MiB of its own (USS): "
-                       f"{memory_limit_bytes / _MIB:,.0f} MiB allow at most {cap} workers (a quarter kept free, "
-                       "×1.3 for growth).")
-    if peak:
-        reasons.append(f"The Universal Scalability Law fitted to every run: {peak}.")
-    limits: list[str] = []
+    if chosen.kind in memory_per_worker:
+        reasons.append(f"One {chosen.kind} worker takes {memory_per_worker[chosen.kind] / _MIB:,.0f} MiB: "
+                       f"{memory_limit_bytes / _MIB:,.0f} MiB allow at most {memory_cap.get(chosen.kind, 0)} workers "
+                       "(a quarter kept free, ×1.3 for growth).")
     bounded = not chosen.still_rising
     if not bounded:
         limits.append(f"Throughput still grew at the largest count measured ({chosen.largest_measured}): the peak lies "
@@ -202,29 +221,40 @@ def recommend(
     if cap < min(chosen.high, busy_here):
         useful = min(chosen.high, busy_here)
         limits.append(f"Memory caps the count at {cap}, below the {useful} the sweep found useful.")
-    # Target: workers per CPU measured here, times the target's CPUs; no more workers than the
-    # target's CPUs can keep busy (its CPUs ÷ the share of a request that is CPU time).
-    per_cpu_low, per_cpu_high = chosen.low / cpus_here, high / cpus_here
-    saturating = target_cpus / share
-    t_low = max(1, round(per_cpu_low * target_cpus))
-    t_high = max(t_low, round(per_cpu_high * target_cpus))
-    t_low = min(t_low, math.ceil(saturating - 1e-9))
-    t_high = max(t_low, min(t_high, math.ceil(saturating - 1e-9)))
+    # The target. CPU-bound: workers per CPU as measured here, times its CPUs. Waiting work: the
+    # count follows the traffic (requests in flight), not the CPUs, so the target keeps the count
+    # this run needed and gets, as its upper end, where its CPUs would all be busy.
+    saturating = math.ceil(target_cpus / share - 1e-9)
+    if first.work == "cpu-bound":
+        t_low = max(1, round(low / cpus_here * target_cpus))
+        t_high = max(t_low, min(round(high / cpus_here * target_cpus), saturating))
+        how = f"{_per_cpu(low / cpus_here, high / cpus_here)} workers per CPU as measured here, times {target_cpus}"
+    else:
+        t_low, t_high = min(low, saturating), max(min(low, saturating), saturating)
+        how = (f"at least the {low} this run's requests in flight needed (the count follows your traffic, not the "
+               f"CPUs), up to where {target_cpus} CPUs at {share:.0%} busy per request are all busy")
+    if target_memory_cap is not None and chosen.kind in target_memory_cap:
+        t_cap = max(1, target_memory_cap[chosen.kind])
+        if t_cap < t_high:
+            limits.append(f"On the target, its memory allows at most {t_cap} {chosen.kind} workers.")
+        t_low, t_high = min(t_low, t_cap), min(t_high, t_cap)
+    elif chosen.kind in memory_per_worker:
+        needed = t_high * memory_per_worker[chosen.kind] / _MIB
+        reasons.append(f"On the target, {t_high} workers take about {needed:,.0f} MiB: check it has that to spare "
+                       "(--memory-limit sizes for it).")
     if first.work != "cpu-bound" and chosen.kind.startswith("gunicorn sync"):
-        in_flight = report_in_flight(first.wall_ms)
+        in_flight = (concurrency or {}).get(chosen.kind)
         reasons.append(
             f"A sync worker serves one request at a time, and these requests mostly wait: you need about as many "
-            f"workers as requests in flight at your peak, rate × {first.wall_ms:.0f} ms ({in_flight}); this run kept "
-            f"{concurrency} in flight. Threads (gthread) or an async framework hold more requests per worker."
+            f"workers as requests in flight at your peak, rate × {first.wall_ms:.0f} ms "
+            f"({report_in_flight(first.wall_ms)})"
+            + (f"; this run kept up to {in_flight} in flight" if in_flight else "")
+            + ". Threads (gthread) or an async framework hold more requests per worker."
         )
     if target_cpus != cpus_here:
-        reasons.append(
-            f"For {target_cpus} vCPUs: {_per_cpu(per_cpu_low, per_cpu_high)} workers per CPU as measured here, times "
-            f"{target_cpus}; {target_cpus} CPUs at {share:.0%} busy per request saturate near "
-            f"{saturating:,.0f} workers."
-        )
+        reasons.append(f"For {target_cpus} vCPUs: {how}; {target_cpus} CPUs saturate near {saturating:,} workers.")
         limits.append(f"{target_cpus} CPUs were not measured (this run had {cpus_here}): the target's range scales "
-                      "this machine's per-CPU result, which holds only while nothing but the CPU is shared "
+                      "this machine's result, which holds only while nothing but the CPU is shared "
                       "(a database, a lock, a rate-limited API would flatten it sooner). Confirm it there.")
         if first.work == "cpu-bound":
             limits.append(f"If the {target_cpus} vCPUs are {max(1, target_cpus // 2)} cores with two hyperthreads "
@@ -240,8 +270,8 @@ def recommend(
     confirm = f"servelab size {app} " + " ".join(f"--path '{p}'" for p in paths) + " --budget 300" + (
         f" --app-dir {app_dir}" if app_dir else "")
     return Recommendation(
-        kind=chosen.kind, low=chosen.low, high=high, bounded=bounded,
-        command=serve_command(chosen.kind, app, chosen.low, app_dir),
+        kind=chosen.kind, low=low, high=high, bounded=bounded,
+        command=serve_command(chosen.kind, app, low, app_dir),
         target_cpus=target_cpus, target_low=t_low, target_high=t_high,
         target_command=serve_command(chosen.kind, app, t_low, app_dir), confirm_command=confirm,
         reasons=reasons, would_change=would_change, limits=limits,

@@ -35,6 +35,7 @@ class SizeReport:
     interface: str | None = None
     cpus: list[int] = field(default_factory=list)
     load_cpus: list[int] = field(default_factory=list)
+    cpus_usable: int | None = None  # the server CPUs' worth a quota lets run
     memory_limit_bytes: int | None = None
     startup_s: float | None = None
     probes: list[PathProbe] = field(default_factory=list)
@@ -60,6 +61,7 @@ class SizeReport:
             "elapsed_s": round(self.elapsed_s, 1),
             "cpus": self.cpus,
             "load_cpus": self.load_cpus,
+            "cpus_usable": self.cpus_usable,
             "memory_limit_bytes": self.memory_limit_bytes,
             "startup_s": self.startup_s,
             "probes": [p.as_dict() for p in self.probes],
@@ -82,7 +84,8 @@ class SizeReport:
             lines.append(f"  one worker starts and answers in {self.startup_s:.2f} s")
         lines += [f"  {p.describe()}" for p in self.probes]
         for kind, mem in self.memory.items():
-            lines.append(f"  {kind}: {mem['uss_bytes'] / _MIB:,.0f} MiB per worker (USS, {mem['starts']})")
+            pss = "" if mem["pss_bytes"] is None else f"PSS {mem['pss_bytes'] / _MIB:,.0f} MiB, "
+            lines.append(f"  {kind}: {pss}USS {mem['uss_bytes'] / _MIB:,.0f} MiB per worker ({mem['starts']})")
         rec = self.recommendation
         if rec is not None:
             lines.append(f"recommendation: {rec.headline()}")
@@ -104,7 +107,8 @@ class SizeReport:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         self.sweep.to_csv(folder / "size-sweep.csv", index=False)
-        (folder / "size-report.json").write_text(json.dumps(self.as_dict(), indent=2, default=_jsonable) + "\n")
+        (folder / "size-report.json").write_text(
+            json.dumps(_finite(self.as_dict()), indent=2, default=_jsonable, allow_nan=False) + "\n")
         page = folder / "size-report.html"
         page.write_text(self.html(csv_name="size-sweep.csv"))
         return page
@@ -185,6 +189,19 @@ class SizeReport:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity made None: JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _finite(value.item())  # numpy scalars
+    return value
 
 
 def _jsonable(value: object) -> object:

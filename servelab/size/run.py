@@ -25,11 +25,11 @@ import pandas as pd
 
 from servelab.analysis.usl import peak_interval
 from servelab.apps import Interface
-from servelab.errors import ModelError, ServelabError, SizeError
+from servelab.errors import LoadError, ModelError, ServelabError, SizeError
 from servelab.experiments.memory_guard import plan_worker_counts
 from servelab.experiments.sweep import measure
 from servelab.host.cpuplan import plan_cpus
-from servelab.host.cpus import memory_info
+from servelab.host.cpus import cpu_info, memory_info
 from servelab.host.environment import environment_stamp
 from servelab.load import LoadSpec
 from servelab.measure.memory import memory_snapshot, process_memory
@@ -39,11 +39,12 @@ from servelab.size.recommend import kind_results, recommend
 from servelab.size.report import SizeReport
 from servelab.size.spec import SizeSpec
 
-__all__ = ["Kind", "kinds_for", "size", "worker_counts"]
+__all__ = ["Kind", "concurrency_for", "kinds_for", "size", "worker_counts"]
 
 _REPEATS = 2  # every count twice: the spread between runs is what the bootstrap resamples
 _THREADS = 4  # gunicorn gthread's threads per worker
 _REPORT_S = 5.0  # kept back for the fit and the report
+_FORKED = "forked; each imports the app after the fork (no --preload)"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Kind:
 
     name: str
     spec: ServerSpec
-    starts: str  # how workers come to exist: "forked" or "spawned"
+    starts: str  # how workers come to exist: "spawned" or forked
 
 
 def kinds_for(spec: SizeSpec, interface: Interface, cpus: tuple[int, ...]) -> list[Kind]:
@@ -61,12 +62,12 @@ def kinds_for(spec: SizeSpec, interface: Interface, cpus: tuple[int, ...]) -> li
     if interface == "asgi":
         return [
             Kind("uvicorn", base.with_(server="uvicorn"), "spawned"),
-            Kind("gunicorn -k uvicorn", base.with_(server="gunicorn", worker_class="uvicorn"), "forked"),
+            Kind("gunicorn -k uvicorn", base.with_(server="gunicorn", worker_class="uvicorn"), _FORKED),
         ]
     return [
-        Kind("gunicorn sync", base.with_(server="gunicorn", worker_class="sync"), "forked"),
+        Kind("gunicorn sync", base.with_(server="gunicorn", worker_class="sync"), _FORKED),
         Kind(f"gunicorn gthread ×{_THREADS}", base.with_(server="gunicorn", worker_class="gthread", threads=_THREADS),
-             "forked"),
+             _FORKED),
     ]
 
 
@@ -117,11 +118,12 @@ def size(spec: SizeSpec | None = None, *, progress: bool = True, **fields: Any) 
     except SizeError as exc:
         report.error = str(exc)
         report.elapsed_s = time.monotonic() - started
-        exc.report = report  # type: ignore[attr-defined]
+        exc.report = report
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.error = "interrupted (Ctrl-C): every server was stopped; the report holds what was measured"
         report.elapsed_s = time.monotonic() - started
+        exc.report = report  # type: ignore[attr-defined]
         raise
     report.elapsed_s = time.monotonic() - started
     return report
@@ -134,8 +136,21 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
     report.interface = interface
     plan = plan_cpus()
     cpus = spec.cpus or plan.server
-    load_cpus = spec.load_cpus or (plan.load_apart(cpus) if spec.cpus is None else _others(cpus) or plan.load)
+    load_cpus = spec.load_cpus or plan.load_apart(cpus)
     report.cpus, report.load_cpus = list(cpus), list(load_cpus)
+    quota = cpu_info().quota
+    # Under a CPU quota (Binder, a container) every CPU is visible but only the quota's worth runs.
+    usable = min(len(cpus), max(1, math.ceil(quota))) if quota else len(cpus)
+    report.cpus_usable = usable
+    if plan.note:
+        report.notes.append(plan.note)
+    if usable < len(cpus):
+        report.notes.append(f"a CPU quota of {quota:g} lets the {len(cpus)} server CPUs run {usable} CPU's worth: "
+                            f"the per-CPU figures divide by {usable}")
+    if set(cpus) & set(load_cpus):
+        report.notes.append(f"the load generator shares the server's CPU(s) {sorted(set(cpus) & set(load_cpus))} "
+                            "(no other CPU was free): part of each CPU measured is the generator's, so the counts "
+                            "that need every CPU read low; give the server fewer CPUs (--cpus) to keep them apart")
     limit = spec.memory_limit_bytes or memory_info().limit_bytes
     report.memory_limit_bytes = limit
     probe_s = min(3.0, max(0.6, spec.budget_s * 0.02))
@@ -153,7 +168,7 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
 
     # 3 · the sweep
     kinds = kinds_for(spec, interface, cpus)
-    counts = worker_counts(len(cpus), first, interface)
+    counts = worker_counts(usable, first, interface)
     if worker is not None:
         cap = _memory_cap(worker.uss_bytes, 0, memory_info().headroom_bytes, counts)
         fitting = [c for c in counts if c <= max(cap, 1)]
@@ -162,21 +177,24 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
                                 f"{worker.uss_bytes / 2**20:,.0f} MiB each they do not fit this machine's free memory")
         counts = fitting
     remaining = deadline - time.monotonic() - _REPORT_S
-    points, duration, kinds, repeats = _fit_budget(kinds, counts, remaining, start_s, len(cpus))
+    duration, kinds, repeats, kept = _fit_budget(kinds, counts, remaining, start_s, usable)
     if duration is None:
         raise SizeError(
             f"the budget left {max(0.0, remaining):.0f} s for the sweep after the probes, too little for "
             f"{len(counts)} worker counts at {start_s:.1f} s per launch: give a larger --budget (e.g. "
             f"{math.ceil((spec.budget_s + len(counts) * 2 * (start_s + 1.2)) / 10) * 10})"
         )
+    if len(kept) < len(counts):
+        report.notes.append(f"the budget left out {', '.join(map(str, counts[len(kept):]))} workers: give a larger "
+                            "--budget to see past them")
+        counts = kept
+    points = len(counts) * len(kinds) * repeats
     if len(kinds) < len(kinds_for(spec, interface, cpus)):
         report.notes.append(f"the budget allowed one server kind only ({kinds[0].name}); a larger budget compares "
                             "the others")
-    threads = {k.name: (_THREADS if k.spec.worker_class == "gthread" else 1) for k in kinds}
-    concurrency = max(8, min(512, 2 * max(counts) * max(threads.values())))
-    load = LoadSpec(path=first.path, concurrency=concurrency, duration=duration, warmup=max(0.3, duration / 3),
+    load = LoadSpec(path=first.path, concurrency=8, duration=duration, warmup=max(0.3, duration / 3),
                     cpus=load_cpus, timeout=max(10.0, 20 * first.wall_ms / 1e3))
-    report.load = {"path": first.path, "concurrency": concurrency, "duration_s": duration,
+    report.load = {"path": first.path, "concurrency": "per point: see the CSV", "duration_s": duration,
                    "warmup_s": load.warmup, "repeats": repeats}
     if repeats < _REPEATS:
         report.notes.append("the budget allowed one run per count: no spread between runs, no interval for the peak")
@@ -193,7 +211,8 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
                         report.notes.append(f"the budget ran out after {len(rows)} of {points} points")
                         raise _OutOfTime
                     first_time = repeat == 0 and count == memory_at
-                    rows.append(_point(kind, count, repeat, load, report, measure_memory=first_time))
+                    point_load = load.with_(concurrency=concurrency_for(count, kind, usable, first))
+                    rows.append(_point(kind, count, repeat, point_load, report, measure_memory=first_time))
                     longest = max(longest, time.monotonic() - began)
                     bar.update(1)
     except _OutOfTime:
@@ -203,35 +222,51 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
         report.sweep = pd.DataFrame(rows)
 
     # 4 · reading it
-    _conclude(spec, report, kinds, counts, limit, len(cpus))
+    _conclude(spec, report, kinds, counts, limit, usable)
 
 
 class _OutOfTime(Exception):
     pass
 
 
-def _others(cpus: tuple[int, ...]) -> tuple[int, ...]:
-    from servelab.host.cpus import cpu_info
+def concurrency_for(workers: int, kind: Kind, cpus: int, probe: PathProbe) -> int:
+    """Connections for one point: enough to keep every worker (thread) busy and every CPU busy.
 
-    return tuple(c for c in cpu_info().affinity if c not in cpus)[:1]
+    Twice the workers × threads, so none waits for a request; and, by Little's law, twice the
+    requests in flight that keep ``cpus`` CPUs busy when each request is ``probe.cpu_share`` CPU.
+    More would only queue in the server (and time out); fewer would measure the load, not the app.
+
+    >>> from servelab.size.probe import PathProbe
+    >>> io = PathProbe("/", 50, 0, {200: 5}, cpu_ms=1.0, wall_ms=50.0, work="io-bound")
+    >>> concurrency_for(1, Kind("uvicorn", ServerSpec(), "spawned"), 1, io)
+    100
+    """
+    per_worker = 2 * workers * (kind.spec.threads or 1)
+    if kind.spec.server == "gunicorn" and kind.spec.worker_class_name in ("sync", "gthread"):
+        return max(8, min(512, per_worker))  # a worker thread holds one request: more would only queue
+    busy = math.ceil(2 * cpus / max(probe.cpu_share, 1e-3))  # an async worker holds many at once
+    return max(8, min(512, max(per_worker, busy)))
 
 
 def _fit_budget(kinds: list[Kind], counts: list[int], remaining: float, start_s: float,
-                cpus: int) -> tuple[int, float | None, list[Kind], int]:
-    """Points, seconds per run, the kinds and the repeats that fit ``remaining`` seconds (None: nothing fits).
+                cpus: int) -> tuple[float | None, list[Kind], int, list[int]]:
+    """Seconds per run, the kinds, the repeats and the counts that fit ``remaining`` seconds (None: nothing fits).
 
-    Fewer kinds go first, then the second run of each count (no bootstrap interval without it).
+    What goes first when the budget is short: the other kinds, then the second run of each count
+    (no interval for the peak without it), then the largest counts, down to four.
     """
-    for repeats in (_REPEATS, 1):
-        for n_kinds in range(len(kinds), 0, -1):
-            # A spawned worker imports the app itself (they queue for the CPUs); forked ones mostly share it.
-            launches = repeats * sum(start_s * (max(1.0, c / cpus) if k.starts == "spawned" else 1 + 0.3 * c / cpus)
-                                     for c in counts for k in kinds[:n_kinds])
-            points = len(counts) * n_kinds * repeats
-            duration = (remaining - launches) / points / 1.33  # a third more for the warm-up
-            if duration >= 0.6:
-                return points, round(min(duration, 5.0), 2), kinds[:n_kinds], repeats
-    return 0, None, kinds[:1], 1
+    for keep in range(len(counts), min(4, len(counts)) - 1, -1):
+        for repeats in (_REPEATS, 1):
+            for n_kinds in range(len(kinds), 0, -1):
+                # A spawned worker imports the app itself (they queue for the CPUs); forked ones mostly share it.
+                launches = repeats * sum(
+                    start_s * (max(1.0, c / cpus) if k.starts == "spawned" else 1 + 0.3 * c / cpus)
+                    for c in counts[:keep] for k in kinds[:n_kinds])
+                points = keep * n_kinds * repeats
+                duration = (remaining - launches) / points / 1.33  # a third more for the warm-up
+                if duration >= 0.6:
+                    return round(min(duration, 5.0), 2), kinds[:n_kinds], repeats, counts[:keep]
+    return None, kinds[:1], 1, counts
 
 
 def _point(kind: Kind, count: int, repeat: int, load: LoadSpec, report: SizeReport,
@@ -242,8 +277,14 @@ def _point(kind: Kind, count: int, repeat: int, load: LoadSpec, report: SizeRepo
     except SizeError as exc:
         return {**row, "ok": False, "error": str(exc), "throughput_rps": math.nan, "trusted": False}
     with server:
-        measured = measure(server, load)
+        try:
+            measured = measure(server, load)
+        except (LoadError, ServelabError) as exc:
+            return {**row, "ok": False, "error": str(exc).splitlines()[0], "throughput_rps": math.nan,
+                    "trusted": False, "start_s": start_s}
         measured.pop("_result", None)
+        if not server.running():
+            measured.update(ok=False, error="the server exited during the run")
         if measure_memory:
             snap = memory_snapshot(server)
             workers = snap.of("worker")
@@ -257,7 +298,7 @@ def _point(kind: Kind, count: int, repeat: int, load: LoadSpec, report: SizeRepo
                     "master_uss_bytes": snap.total("master").uss_bytes,
                     "starts": kind.starts,
                 }
-    return {**row, **measured, "start_s": start_s}
+    return {**row, **measured, "concurrency": load.concurrency, "start_s": start_s}
 
 
 def _conclude(spec: SizeSpec, report: SizeReport, kinds: list[Kind], counts: list[int], limit: int, cpus: int) -> None:
@@ -269,27 +310,35 @@ def _conclude(spec: SizeSpec, report: SizeReport, kinds: list[Kind], counts: lis
     if not complete:
         raise SizeError("the budget measured fewer than two worker counts: nothing to compare. Give a larger --budget")
     report.results = {k: vars(r) for k, r in complete.items()}
-    uss = {k: int(v["uss_bytes"]) for k, v in report.memory.items()}
-    caps = {k: _memory_cap(uss[k], int(report.memory[k]["master_uss_bytes"]), limit, counts) for k in uss}
+    # Memory per worker: PSS (its share of what it maps) where the OS has it, else USS.
+    per_worker = {k: int(v["pss_bytes"] or v["uss_bytes"]) for k, v in report.memory.items()}
+    caps = {k: _memory_cap(per_worker[k], int(report.memory[k]["master_uss_bytes"]), limit, counts)
+            for k in per_worker}
     report.memory_caps = caps
-    peak = None
-    best_kind = max(complete.values(), key=lambda r: r.best_rps).kind
-    rows = df[(df["kind"] == best_kind) & df["ok"]]
+    target_caps = caps if spec.memory_limit_bytes is not None else None
+    ok = df[df["ok"].astype(bool)]
+    concurrency = {str(k): int(v) for k, v in ok.groupby("kind")["concurrency"].max().items()} \
+        if "concurrency" in ok else {}
     try:
-        interval = peak_interval(rows["workers"], rows["throughput_rps"], resamples=60)
-        peak = interval.describe()
-        report.peak = {"kind": best_kind, "low": interval.low, "high": interval.high, "level": interval.level,
-                       "resamples": interval.resamples, "bounded": interval.bounded, "text": peak}
-    except ModelError as exc:
-        report.notes.append(f"no USL fit: {exc}")
-    try:
-        report.recommendation = recommend(
+        rec = recommend(
             app=spec.app, app_dir=spec.app_dir, paths=spec.paths, results=complete, probes=report.probes,
-            memory_uss=uss, cpus_here=cpus, target_cpus=spec.target_cpus or cpus, memory_cap=caps,
-            memory_limit_bytes=limit, peak=peak, concurrency=int(report.load.get("concurrency", 0)),
+            memory_per_worker=per_worker, cpus_here=cpus, target_cpus=spec.target_cpus or cpus, memory_cap=caps,
+            memory_limit_bytes=limit, target_memory_cap=target_caps, concurrency=concurrency,
         )
     except (ValueError, ServelabError) as exc:
         raise SizeError(f"no recommendation: {exc}") from None
+    report.recommendation = rec
+    rows = ok[ok["kind"] == rec.kind]
+    try:
+        interval = peak_interval(rows["workers"], rows["throughput_rps"], resamples=60)
+    except ModelError as exc:
+        report.notes.append(f"no interval for the peak: {exc}")
+    else:
+        runs = int(rows.groupby("workers").size().min())
+        text = interval.describe().replace("of the repeated runs", f"of {runs} runs per count")
+        report.peak = {"kind": rec.kind, "low": interval.low, "high": interval.high, "level": interval.level,
+                       "resamples": interval.resamples, "bounded": interval.bounded, "text": text}
+        rec.reasons.append(f"The Universal Scalability Law through every run of {rec.kind}: {text}.")
     untrusted = int((~df["trusted"].astype(bool)).sum()) if "trusted" in df else 0
     if untrusted:
         report.notes.append(f"{untrusted} of {len(df)} points warned (drawn hollow): read their warnings in the CSV")

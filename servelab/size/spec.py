@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +46,8 @@ class SizeSpec:
     counts; every one is classified). ``cpus``: the server's CPUs (default: all but one, the other
     for the load generator). ``memory_limit_bytes``: memory the workers may use (default: what this
     machine or its container allows). ``target_cpus``: the vCPUs of the machine to size for
-    (default: this one's). ``budget_s``: the whole run's time.
+    (default: this one's). ``budget_s``: the whole run's time. ``app_dir`` defaults to the current
+    folder and is made absolute.
     """
 
     app: str
@@ -60,6 +63,8 @@ class SizeSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paths", tuple(self.paths))
+        # The servers start in their own folders: a relative or ~ folder (or none: here) must become absolute.
+        object.__setattr__(self, "app_dir", os.path.abspath(os.path.expanduser(self.app_dir or os.getcwd())))
         for name in ("cpus", "load_cpus"):
             value = getattr(self, name)
             if value is not None:
@@ -81,7 +86,7 @@ class SizeSpec:
             raise SpecError(f"interface must be 'wsgi' or 'asgi', not {self.interface!r}")
         if self.app_dir is not None and not Path(self.app_dir).is_dir():
             raise SpecError(f"--app-dir {self.app_dir!r} is not a folder: give the folder that holds your module")
-        if self.budget_s < MIN_BUDGET_S:
+        if not math.isfinite(self.budget_s) or self.budget_s < MIN_BUDGET_S:
             raise SpecError(
                 f"a budget of {self.budget_s:g} s cannot measure enough to conclude anything: give at least "
                 f"{MIN_BUDGET_S:g} s (--budget {MIN_BUDGET_S:g}); about 3 minutes gives a recommendation to lean on"

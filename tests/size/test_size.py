@@ -159,7 +159,7 @@ def test_each_paths_work_is_classified_from_cpu_against_wall_time(apps: Path) ->
 @pytest.mark.timing
 def test_an_io_bound_sync_app_on_one_cpu_gets_many_workers(apps: Path) -> None:
     cpus, load_cpus = _one_cpu()
-    report = size(app="ioapp:app", app_dir=str(apps), cpus=cpus, load_cpus=load_cpus, budget_s=35, progress=False)
+    report = size(app="ioapp:app", app_dir=str(apps), cpus=cpus, load_cpus=load_cpus, budget_s=60, progress=False)
     assert report.interface == "wsgi"
     assert report.probes[0].work == "io-bound", report.probes[0].describe()
     rec = report.recommendation
