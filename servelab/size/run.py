@@ -334,8 +334,10 @@ def _conclude(spec: SizeSpec, report: SizeReport, kinds: list[Kind], counts: lis
     except ModelError as exc:
         report.notes.append(f"no interval for the peak: {exc}")
     else:
-        runs = int(rows.groupby("workers").size().min())
-        text = interval.describe().replace("of the repeated runs", f"of {runs} runs per count")
+        per_count = rows.groupby("workers").size()
+        fewest, most = int(per_count.min()), int(per_count.max())
+        runs = f"{fewest}–{most} runs" if most > fewest else f"{fewest} run{'s' if fewest > 1 else ''}"
+        text = interval.describe().replace("of the repeated runs", f"of the runs ({runs} per count)")
         report.peak = {"kind": rec.kind, "low": interval.low, "high": interval.high, "level": interval.level,
                        "resamples": interval.resamples, "bounded": interval.bounded, "text": text}
         rec.reasons.append(f"The Universal Scalability Law through every run of {rec.kind}: {text}.")
