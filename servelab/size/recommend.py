@@ -226,7 +226,7 @@ def recommend(
     # this run needed and gets, as its upper end, where its CPUs would all be busy.
     saturating = math.ceil(target_cpus / share - 1e-9)
     if first.work == "cpu-bound":
-        t_low = max(1, round(low / cpus_here * target_cpus))
+        t_low = max(1, min(round(low / cpus_here * target_cpus), saturating))
         t_high = max(t_low, min(round(high / cpus_here * target_cpus), saturating))
         how = f"{_per_cpu(low / cpus_here, high / cpus_here)} workers per CPU as measured here, times {target_cpus}"
     else:

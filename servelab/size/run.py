@@ -44,7 +44,7 @@ __all__ = ["Kind", "concurrency_for", "kinds_for", "size", "worker_counts"]
 _REPEATS = 2  # every count twice: the spread between runs is what the bootstrap resamples
 _THREADS = 4  # gunicorn gthread's threads per worker
 _REPORT_S = 5.0  # kept back for the fit and the report
-_FORKED = "forked; each imports the app after the fork (no --preload)"
+_FORKED = "forked, each importing the app after the fork: no --preload"
 
 
 @dataclass(frozen=True)

@@ -56,3 +56,10 @@ def test_points_whose_runs_warned_leave_the_reading() -> None:
     df = _frame("uvicorn", {1: 100, 2: 200, 3: 120, 4: 110}, untrusted=(3, 4))
     result = kind_results(df)["uvicorn"]
     assert result.best_workers == 2 and result.untrusted == 4
+
+
+def test_a_cpu_bound_target_gets_no_more_workers_than_its_cpus_keep_busy() -> None:
+    # Two workers here (a noisy curve), 87 % busy per request: 8 CPUs are busy with 10 workers, not 16.
+    rec = _recommend(_frame("uvicorn", {1: 180, 2: 205, 3: 204, 4: 206}), PathProbe(
+        "/", 200, 0, {200: 5}, cpu_ms=6.25, wall_ms=7.18, work="cpu-bound"))
+    assert rec.low == 2 and rec.target_low <= 10 and rec.target_high <= 10
