@@ -111,6 +111,8 @@ def serve_command(kind: str, app: str, workers: int, app_dir: str | None = None)
         return f"uvicorn {app} --workers {workers} --host 127.0.0.1 --port 8000{where}"
     if kind == "gunicorn -k uvicorn":
         return f"gunicorn {app} -w {workers} -k uvicorn_worker.UvicornWorker -b 127.0.0.1:8000{chdir}"
+    if kind == "gunicorn -k asgi":
+        return f"gunicorn {app} -w {workers} -k asgi -b 127.0.0.1:8000{chdir}"
     if kind.startswith("gunicorn gthread"):
         threads = kind.rsplit("×", 1)[-1].strip() if "×" in kind else "4"
         return f"gunicorn {app} -w {workers} -k gthread --threads {threads} -b 127.0.0.1:8000{chdir}"

@@ -63,6 +63,7 @@ def kinds_for(spec: SizeSpec, interface: Interface, cpus: tuple[int, ...]) -> li
         return [
             Kind("uvicorn", base.with_(server="uvicorn"), "spawned"),
             Kind("gunicorn -k uvicorn", base.with_(server="gunicorn", worker_class="uvicorn"), _FORKED),
+            Kind("gunicorn -k asgi", base.with_(server="gunicorn", worker_class="asgi"), _FORKED),
         ]
     return [
         Kind("gunicorn sync", base.with_(server="gunicorn", worker_class="sync"), _FORKED),
