@@ -190,9 +190,11 @@ def _run(spec: SizeSpec, report: SizeReport, deadline: float, progress: bool) ->
                             "--budget to see past them")
         counts = kept
     points = len(counts) * len(kinds) * repeats
-    if len(kinds) < len(kinds_for(spec, interface, cpus)):
-        report.notes.append(f"the budget allowed one server kind only ({kinds[0].name}); a larger budget compares "
-                            "the others")
+    every_kind = kinds_for(spec, interface, cpus)
+    if len(kinds) < len(every_kind):
+        left = ", ".join(k.name for k in every_kind[len(kinds):])
+        report.notes.append(f"the budget allowed {len(kinds)} of the {len(every_kind)} server kinds; a larger budget "
+                            f"compares {left} too")
     load = LoadSpec(path=first.path, concurrency=8, duration=duration, warmup=max(0.3, duration / 3),
                     cpus=load_cpus, timeout=max(10.0, 20 * first.wall_ms / 1e3))
     report.load = {"path": first.path, "concurrency": "per point: see the CSV", "duration_s": duration,
