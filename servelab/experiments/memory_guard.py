@@ -17,11 +17,12 @@ can still give *and* what this process's cgroup (a container, Binder) still allo
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from servelab.host.cpus import memory_info
-from servelab.measure.memory import memory_snapshot
+from servelab.measure.memory import ServerMemory, memory_snapshot
 from servelab.servers import ServerSpec, launch
 
 __all__ = [
@@ -169,6 +170,21 @@ class WorkerMemory:
     master_uss_bytes: int  # the master or supervisor (0 when there is none)
     workers: int
 
+    @classmethod
+    def of(cls, snapshot: ServerMemory) -> WorkerMemory | None:
+        """The median worker of a live server's snapshot (None when no worker could be measured)."""
+        measured = snapshot.of("worker")
+        if not measured:
+            return None
+        pss = [w.pss_bytes for w in measured]
+        return cls(
+            uss_bytes=int(statistics.median(w.uss_bytes for w in measured)),
+            pss_bytes=None if None in pss else int(statistics.median(p for p in pss if p is not None)),
+            rss_bytes=int(statistics.median(w.rss_bytes for w in measured)),
+            master_uss_bytes=snapshot.total("master").uss_bytes,
+            workers=len(measured),
+        )
+
     def describe(self) -> str:
         pss = f"{self.pss_bytes / _MIB:,.0f} MiB" if self.pss_bytes is not None else "n/a (not Linux)"
         return (
@@ -183,20 +199,10 @@ def measure_worker_memory(spec: ServerSpec, workers: int = 2, warm_requests: int
     Two workers (not one) so that uvicorn runs its supervisor and forked workers share pages
     with a sibling, as they will in the sweep.
     """
-    import statistics
-
     with launch(spec.with_(workers=workers)) as server:
         for _ in range(warm_requests):
             server.get("/")
-        snapshot = memory_snapshot(server)
-    measured = snapshot.of("worker")
-    if not measured:
+        memory = WorkerMemory.of(memory_snapshot(server))
+    if memory is None:
         raise RuntimeError(f"{spec.describe()}: no worker could be measured")
-    pss = [w.pss_bytes for w in measured]
-    return WorkerMemory(
-        uss_bytes=int(statistics.median(w.uss_bytes for w in measured)),
-        pss_bytes=None if None in pss else int(statistics.median(p for p in pss if p is not None)),
-        rss_bytes=int(statistics.median(w.rss_bytes for w in measured)),
-        master_uss_bytes=snapshot.total("master").uss_bytes,
-        workers=len(measured),
-    )
+    return memory

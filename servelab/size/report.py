@@ -205,8 +205,4 @@ def _finite(value: Any) -> Any:
 
 
 def _jsonable(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()  # numpy scalars
-    return str(value)
+    return str(value)  # anything _finite left that JSON cannot hold (a path, a numpy array)

@@ -16,9 +16,8 @@ Every server runs in a ``with`` block: on an error, on Ctrl-C and at the end, it
 from __future__ import annotations
 
 import math
-import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
@@ -26,7 +25,7 @@ import pandas as pd
 from servelab.analysis.usl import peak_interval
 from servelab.apps import Interface
 from servelab.errors import LoadError, ModelError, ServelabError, SizeError
-from servelab.experiments.memory_guard import plan_worker_counts
+from servelab.experiments.memory_guard import WorkerMemory, plan_worker_counts
 from servelab.experiments.sweep import measure
 from servelab.host.cpuplan import plan_cpus
 from servelab.host.cpus import cpu_info, memory_info
@@ -288,19 +287,9 @@ def _point(kind: Kind, count: int, repeat: int, load: LoadSpec, report: SizeRepo
         measured.pop("_result", None)
         if not server.running():
             measured.update(ok=False, error="the server exited during the run")
-        if measure_memory:
-            snap = memory_snapshot(server)
-            workers = snap.of("worker")
-            if workers:
-                report.memory[kind.name] = {
-                    "workers": count,
-                    "uss_bytes": int(statistics.median(w.uss_bytes for w in workers)),
-                    "pss_bytes": None if any(w.pss_bytes is None for w in workers)
-                    else int(statistics.median(w.pss_bytes or 0 for w in workers)),
-                    "rss_bytes": int(statistics.median(w.rss_bytes for w in workers)),
-                    "master_uss_bytes": snap.total("master").uss_bytes,
-                    "starts": kind.starts,
-                }
+        memory = WorkerMemory.of(memory_snapshot(server)) if measure_memory else None
+        if memory is not None:
+            report.memory[kind.name] = {**asdict(memory), "starts": kind.starts}
     return {**row, **measured, "concurrency": load.concurrency, "start_s": start_s}
 
 
