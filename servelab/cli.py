@@ -44,7 +44,12 @@ def cpu_list(text: str) -> tuple[int, ...]:
 def _doctor(args: argparse.Namespace) -> int:
     from servelab.host.doctor import doctor_report, format_report
 
-    report = doctor_report()
+    facts = None
+    if args.check_facts:
+        from servelab.experiments.fact_checks import measure_facts
+
+        facts = measure_facts(progress=not args.json)
+    report = doctor_report(facts)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
@@ -52,6 +57,12 @@ def _doctor(args: argparse.Namespace) -> int:
 def _add_doctor(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("doctor", help="what this machine offers the course: CPUs, memory, versions, tools")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--check-facts",
+        action="store_true",
+        help="measure what the lessons say about uvicorn and gunicorn on real servers (10–20 s) "
+        "instead of reading it from the installed code",
+    )
     p.set_defaults(handler=_doctor)
 
 

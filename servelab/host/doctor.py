@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from servelab.host.cpus import cpu_info, memory_info
 from servelab.host.environment import cpu_model, hosting, package_versions, tool_available
+from servelab.host.server_facts import FactCheck, read_facts
 
 __all__ = ["doctor_report", "format_report"]
 
@@ -15,8 +17,13 @@ __all__ = ["doctor_report", "format_report"]
 MIN_MEMORY_BYTES = 1_500 * 2**20
 
 
-def doctor_report() -> dict[str, Any]:
-    """Everything ``servelab doctor`` reports, as a JSON-ready dict."""
+def doctor_report(facts: Sequence[FactCheck] | None = None) -> dict[str, Any]:
+    """Everything ``servelab doctor`` reports, as a JSON-ready dict.
+
+    ``facts`` are the lessons' server facts checked on the installed versions; by default they
+    are read from the installed code (instant). ``servelab doctor --check-facts`` passes them
+    measured instead (``servelab.experiments.fact_checks.measure_facts()``, 10–20 s).
+    """
     cpus = cpu_info()
     memory = memory_info()
     versions = package_versions()
@@ -36,6 +43,13 @@ def doctor_report() -> dict[str, Any]:
         advice.append(
             "nginx is not installed: lesson 09 skips its live stack (conda install nginx, or apt-get install nginx)"
         )
+    checks = list(read_facts() if facts is None else facts)
+    for check in checks:
+        if not check.holds:
+            advice.append(
+                f"lesson {check.fact.lesson} says: {check.fact.says} Not so for the installed {check.fact.server} "
+                f"{check.version} ({check.kind}: {check.observed})"
+            )
     if cpus.visible != cpus.effective:
         advice.append(
             f"os.cpu_count() says {cpus.visible} but you may use {cpus.effective}: "
@@ -57,6 +71,7 @@ def doctor_report() -> dict[str, Any]:
         "jupyterhub": hosting() == "jupyterhub",
         "versions": versions,
         "tools": tools,
+        "facts": [check.as_dict() for check in checks],
         "problems": problems,
         "advice": advice,
         "ok": not problems,
@@ -79,6 +94,16 @@ def format_report(report: dict[str, Any]) -> str:
         "  packages  " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
         "  tools     " + ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in report["tools"].items()),
     ]
+    facts = report.get("facts", [])
+    if facts:
+        if any(fact["check"] == "measured" for fact in facts):
+            how = "measured on real servers where it takes seconds, else read from their code"
+        else:
+            how = "read from the installed code (--check-facts measures them)"
+        lines.append(f"  facts     what the lessons say about the servers, {how}:")
+        for fact in facts:
+            mark = "✓" if fact["holds"] else "✗"
+            lines.append(f"            {mark} {fact['server']} {fact['version']}  {fact['fact']}  [{fact['check']}]")
     for problem in report["problems"]:
         lines.append(f"  PROBLEM   {problem}")
     for item in report["advice"]:
