@@ -10,12 +10,15 @@ import contextlib
 import hmac
 import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 PID_HEADER = "X-Worker-Pid"
 CRASH_TOKEN_ENV = "SERVELAB_CRASH_TOKEN"
 READY_DIR_ENV = "SERVELAB_READY_DIR"
+# The file /count?store=shared keeps its counter in: outside every worker, shared by all of one launch.
+STORE_ENV = "SERVELAB_STORE"
 HELLO = {"message": "Hello from servelab"}
 
 # Upper bounds keep a typo (ms=100000000) from hanging a worker or eating the machine.
@@ -25,12 +28,20 @@ LIMITS: dict[str, tuple[str, int]] = {
     "/blocking": ("ms", 60_000),
     "/sync-sleep": ("ms", 60_000),
     "/alloc": ("mb", 2_048),
+    "/leak": ("kb", 65_536),
 }
-DEFAULTS = {"units": 1, "ms": 100, "mb": 10}
+DEFAULTS = {"units": 1, "ms": 100, "mb": 10, "kb": 64}
 
-ENDPOINTS = ("/", "/work", "/sleep", "/blocking", "/sync-sleep", "/alloc", "/crash", "/inspect", "/stream")
+ENDPOINTS = (
+    "/", "/work", "/sleep", "/blocking", "/sync-sleep", "/alloc", "/crash", "/inspect", "/stream", "/count", "/leak",
+)
 
 _held: list[bytearray] = []
+_leaked: list[bytearray] = []
+# /count's in-memory counter: one per worker process, like any module-level state. The lock
+# matters where one worker runs requests in threads (gthread, FastAPI's ``def`` endpoints).
+_count = 0
+_count_lock = threading.Lock()
 
 
 class BadParameter(ValueError):
@@ -52,6 +63,11 @@ def int_param(path: str, query: Mapping[str, str]) -> int:
     return value
 
 
+def posted(body: bytes) -> dict[str, object]:
+    """What ``POST /`` answers: the greeting of ``GET /`` and how many body bytes arrived."""
+    return {**HELLO, "received_bytes": len(body)}
+
+
 def crash_allowed(token: str | None) -> bool:
     """True only for the token of this launch (set by servelab's launcher)."""
     expected = os.environ.get(CRASH_TOKEN_ENV, "")
@@ -63,13 +79,65 @@ def crash() -> None:
     os._exit(70)
 
 
+def _resident(size: int) -> bytearray:
+    """``size`` bytes with every page touched, so they are really resident, not just reserved."""
+    block = bytearray(size)
+    block[::4096] = b"\x01" * len(range(0, size, 4096))
+    return block
+
+
 def hold_memory(mb: int) -> dict[str, int]:
     """Allocate ``mb`` MiB, touch every page so it is really resident, and keep it."""
-    block = bytearray(mb * 1024 * 1024)
-    pages = len(range(0, len(block), 4096))
-    block[::4096] = b"\x01" * pages
-    _held.append(block)
+    _held.append(_resident(mb * 1024 * 1024))
     return {"held_mb": sum(len(b) for b in _held) // (1024 * 1024), "pid": os.getpid()}
+
+
+def leak(kb: int) -> dict[str, int]:
+    """Keep ``kb`` more KiB (resident) for as long as this worker lives: a leak, on purpose (``/leak``)."""
+    _leaked.append(_resident(kb * 1024))
+    return {"held_kb": sum(len(b) for b in _leaked) // 1024, "pid": os.getpid()}
+
+
+def count(query: Mapping[str, str]) -> dict[str, int]:
+    """``/count``: add one to a counter and return it with this worker's pid.
+
+    Without ``store`` the counter is a module-level variable, one per worker process.
+    ``store=shared`` keeps it in the file ``$SERVELAB_STORE`` instead, which every worker of
+    the launch reads and writes under a lock: one counter for all of them.
+    """
+    store = query.get("store", "")
+    if store == "shared":
+        return {"count": _count_in_file(), "pid": os.getpid()}
+    if store not in ("", "memory"):
+        raise BadParameter(f"store must be 'shared' (a file all workers share) or left out, got {store!r}")
+    global _count
+    with _count_lock:
+        _count += 1
+        value = _count
+    return {"count": value, "pid": os.getpid()}
+
+
+def _count_in_file() -> int:
+    path = os.environ.get(STORE_ENV)
+    if not path:
+        raise BadParameter(
+            f"store=shared needs the environment variable {STORE_ENV} set to a file every worker can "
+            f"write, e.g. ServerSpec(..., env={{'{STORE_ENV}': '/tmp/servelab-count'}})"
+        )
+    import fcntl  # POSIX only, like gunicorn itself
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # An exclusive lock across processes: read, add one, write back, as one step.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        raw = os.read(fd, 32).strip()
+        value = (int(raw) if raw else 0) + 1
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(value).encode())
+        return value
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def stream_chunks(n: int = 5) -> list[bytes]:

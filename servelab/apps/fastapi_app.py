@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from servelab.apps import common
@@ -32,6 +32,11 @@ async def hello() -> dict[str, str]:
     return common.HELLO
 
 
+@app.post("/")
+async def hello_post(request: Request) -> dict[str, object]:
+    return common.posted(await request.body())
+
+
 @app.get("/work")
 async def work(request: Request) -> dict[str, float | int]:
     # CPU work inside ``async def`` holds the event loop for its whole duration, on purpose:
@@ -42,8 +47,23 @@ async def work(request: Request) -> dict[str, float | int]:
 @app.get("/sleep")
 async def sleep(request: Request) -> dict[str, int]:
     ms = common.int_param("/sleep", request.query_params)
-    await asyncio.sleep(ms / 1000)
+    deadline_ms = _deadline_ms(request.query_params.get("deadline_ms"))
+    try:
+        # The app bounds its own work: gunicorn's --timeout will not (for async workers it is a heartbeat).
+        await asyncio.wait_for(asyncio.sleep(ms / 1000), None if deadline_ms is None else deadline_ms / 1000)
+    except asyncio.TimeoutError:
+        raise HTTPException(504, detail=f"gave up at the {deadline_ms} ms deadline (the work needed {ms} ms)") from None
     return {"slept_ms": ms}
+
+
+def _deadline_ms(raw: str | None) -> int | None:
+    """The optional ``deadline_ms`` of ``/sleep``: at most this long, then 504."""
+    if raw is None or raw == "":
+        return None
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= value <= 60_000:
+        raise common.BadParameter(f"deadline_ms must be a whole number from 1 to 60000, got {raw!r}")
+    return value
 
 
 @app.get("/blocking")
@@ -64,6 +84,16 @@ def sync_sleep(request: Request) -> dict[str, int]:
 @app.get("/alloc")
 async def alloc(request: Request) -> dict[str, int]:
     return common.hold_memory(common.int_param("/alloc", request.query_params))
+
+
+@app.get("/leak")
+async def leak(request: Request) -> dict[str, int]:
+    return common.leak(common.int_param("/leak", request.query_params))
+
+
+@app.get("/count")
+async def count(request: Request) -> dict[str, int]:
+    return common.count(request.query_params)
 
 
 @app.get("/crash")

@@ -34,6 +34,11 @@ def hello() -> Response:
     return jsonify(common.HELLO)
 
 
+@app.post("/")
+def hello_post() -> Response:
+    return jsonify(common.posted(request.get_data()))
+
+
 @app.get("/work")
 def work() -> Response:
     return jsonify(do_work(common.int_param("/work", request.args)))
@@ -52,6 +57,16 @@ def sleep() -> Response:
 @app.get("/alloc")
 def alloc() -> Response:
     return jsonify(common.hold_memory(common.int_param("/alloc", request.args)))
+
+
+@app.get("/leak")
+def leak() -> Response:
+    return jsonify(common.leak(common.int_param("/leak", request.args)))
+
+
+@app.get("/count")
+def count() -> Response:
+    return jsonify(common.count(request.args))
 
 
 @app.get("/crash")

@@ -44,18 +44,50 @@ async def _send_json(send: Send, status: int, payload: object) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body, however many ``http.request`` messages it came in."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _deadline_ms(raw: str | None) -> int | None:
+    """The optional ``deadline_ms`` of ``/sleep``: at most this long, then 504."""
+    if raw is None or raw == "":
+        return None
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= value <= 60_000:
+        raise common.BadParameter(f"deadline_ms must be a whole number from 1 to 60000, got {raw!r}")
+    return value
+
+
 async def _http(scope: Scope, receive: Receive, send: Send) -> None:
     path = scope["path"]
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     try:
-        if path == "/":
+        if path == "/" and scope["method"] == "POST":
+            await _send_json(send, 200, common.posted(await _read_body(receive)))
+        elif path == "/":
             await _send_json(send, 200, common.HELLO)
         elif path == "/work":
             await _send_json(send, 200, do_work(common.int_param(path, query)))
         elif path == "/sleep":
             ms = common.int_param(path, query)
-            await asyncio.sleep(ms / 1000)
-            await _send_json(send, 200, {"slept_ms": ms})
+            deadline_ms = _deadline_ms(query.get("deadline_ms"))
+            try:
+                # The app bounds its own work: gunicorn's --timeout will not (for async workers it is a heartbeat).
+                await asyncio.wait_for(asyncio.sleep(ms / 1000), None if deadline_ms is None else deadline_ms / 1000)
+            except asyncio.TimeoutError:
+                detail = f"gave up at the {deadline_ms} ms deadline (the work needed {ms} ms)"
+                await _send_json(send, 504, {"detail": detail})
+            else:
+                await _send_json(send, 200, {"slept_ms": ms})
         elif path == "/blocking":
             ms = common.int_param(path, query)
             time.sleep(ms / 1000)  # the classic mistake: blocks the event loop
@@ -67,6 +99,10 @@ async def _http(scope: Scope, receive: Receive, send: Send) -> None:
             await _send_json(send, 200, {"slept_ms": ms})
         elif path == "/alloc":
             await _send_json(send, 200, common.hold_memory(common.int_param(path, query)))
+        elif path == "/leak":
+            await _send_json(send, 200, common.leak(common.int_param(path, query)))
+        elif path == "/count":
+            await _send_json(send, 200, common.count(query))
         elif path == "/crash":
             if not common.crash_allowed(query.get("token")):
                 await _send_json(send, 403, {"detail": "wrong or missing token"})

@@ -36,6 +36,9 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     path = environ.get("PATH_INFO", "/")
     query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
     try:
+        if path == "/" and environ.get("REQUEST_METHOD") == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            return _json(start_response, "200 OK", common.posted(body))
         if path == "/":
             return _json(start_response, "200 OK", common.HELLO)
         if path == "/work":
@@ -47,6 +50,10 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
             return _json(start_response, "200 OK", {"slept_ms": ms})
         if path == "/alloc":
             return _json(start_response, "200 OK", common.hold_memory(common.int_param(path, query)))
+        if path == "/leak":
+            return _json(start_response, "200 OK", common.leak(common.int_param(path, query)))
+        if path == "/count":
+            return _json(start_response, "200 OK", common.count(query))
         if path == "/crash":
             if not common.crash_allowed(query.get("token")):
                 return _json(start_response, "403 Forbidden", {"detail": "wrong or missing token"})

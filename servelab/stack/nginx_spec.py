@@ -67,6 +67,11 @@ class NginxSpec:
     ``proxy_bind`` is the local address nginx connects to upstreams from (``127.0.0.2`` makes
     the proxy's address differ from the client's on one machine). ``tls`` adds an HTTPS
     listener that terminates TLS and passes plain HTTP on, with ``X-Forwarded-Proto: https``.
+    ``keepalive`` is how many idle connections to the upstreams each nginx worker keeps open
+    for the next requests (0: none, a new connection per request, nginx's default);
+    ``keepalive_timeout_s`` is how long such a connection may stay idle before nginx closes it
+    (nginx's upstream ``keepalive_timeout``, 60 s by default). A server that closes idle
+    connections sooner than that races nginx: see :mod:`servelab.experiments.keepalive`.
     """
 
     upstreams: tuple[str, ...]
@@ -82,6 +87,8 @@ class NginxSpec:
     read_timeout_s: float = 30.0
     proxy_bind: str | None = None
     forward_headers: bool = True
+    keepalive: int = 0  # idle upstream connections kept per nginx worker; 0: one connection per request
+    keepalive_timeout_s: float = 60.0  # nginx's upstream keepalive_timeout
     cpus: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +105,10 @@ class NginxSpec:
             raise ValueError("worker_processes must be at least 1 and max_fails at least 0")
         if not isinstance(self.fail_timeout_s, int) or self.fail_timeout_s < 1:
             raise ValueError(f"fail_timeout_s is whole seconds (nginx's unit), at least 1, not {self.fail_timeout_s!r}")
+        if not isinstance(self.keepalive, int) or isinstance(self.keepalive, bool) or self.keepalive < 0:
+            raise ValueError(f"keepalive is a number of connections, 0 (off) or more, not {self.keepalive!r}")
+        if not self.keepalive_timeout_s > 0:
+            raise ValueError(f"keepalive_timeout_s must be above 0 seconds, not {self.keepalive_timeout_s!r}")
         allowed = _NEXT_UPSTREAM_WORDS
         words = self.next_upstream.split()
         if not words or not set(words) <= allowed or ("off" in words and len(words) > 1):
@@ -146,6 +157,11 @@ def render_config(spec: NginxSpec, workdir: Path, port: int, tls_port: int | Non
             "            proxy_set_header X-Real-IP $remote_addr;\n"
         )
     bind = f"            proxy_bind {spec.proxy_bind};\n" if spec.proxy_bind else ""
+    pool = keep = ""
+    if spec.keepalive:
+        pool = f"\n        keepalive {spec.keepalive};\n        keepalive_timeout {_seconds(spec.keepalive_timeout_s)};"
+        # Upstream keep-alive needs HTTP/1.1 and no "Connection: close" from nginx's default headers.
+        keep = '            proxy_http_version 1.1;\n            proxy_set_header Connection "";\n'
     return f"""# Written by servelab for one run; everything lives in {w}.
 {_user_line()}worker_processes {spec.worker_processes};
 pid {w}/nginx.pid;
@@ -167,7 +183,7 @@ http {{
     server_tokens off;
 
     upstream app {{
-{upstreams}
+{upstreams}{pool}
     }}
 
     server {{
@@ -181,7 +197,7 @@ http {{
         location / {{
             proxy_pass http://app;
             proxy_set_header Host $http_host;
-{headers}{bind}            proxy_next_upstream {spec.next_upstream};
+{headers}{bind}{keep}            proxy_next_upstream {spec.next_upstream};
             proxy_connect_timeout {_seconds(spec.connect_timeout_s)};
             proxy_read_timeout {_seconds(spec.read_timeout_s)};
         }}

@@ -24,7 +24,9 @@ def test_one_getter_for_every_method_path_and_query() -> None:
         assert hello.status == 200 and hello.worker_pid in server.worker_pids()
         assert hello.headers["content-type"] == "application/json"
         assert http_request(server.url_for("/sleep?ms=5"), timeout=5).json()["slept_ms"] == 5
-        assert http_request(server.url_for("/"), method="POST", body=b"x").status == 405
+        posted = http_request(server.url_for("/"), method="POST", body=b"xyz")
+        assert posted.status == 200 and posted.json()["received_bytes"] == 3
+        assert http_request(server.url_for("/sleep?ms=1"), method="POST", body=b"x").status == 405
         via_server = server.get("/")
         assert isinstance(via_server, Reply) and via_server.json() == hello.json()
 
