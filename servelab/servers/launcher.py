@@ -103,10 +103,21 @@ class Server(LaunchedProcess):
         pids = self.worker_pids()
         if len(pids) < expected:
             return f"had {len(pids)} of {expected} workers ready"
-        if not self.spec.sample or self.spec.preload:
-            return None  # only servelab's apps leave a marker; with preload only the master loads
-        loaded = sum((self.workdir / str(pid)).exists() for pid in pids)
+        loaded = len(self._loaded(pids))
         return None if loaded == len(pids) else f"had {loaded} of {expected} workers ready"
+
+    def loaded_workers(self) -> list[int]:
+        """The workers that have loaded the app by now (a worker just started may not have yet).
+
+        servelab's sample apps leave a marker once loaded; for another app, or with preload
+        (only the master loads), every running worker counts.
+        """
+        return self._loaded(self.worker_pids())
+
+    def _loaded(self, pids: list[int]) -> list[int]:
+        if not self.spec.sample or self.spec.preload:
+            return pids  # only servelab's apps leave a marker; with preload only the master loads
+        return [pid for pid in pids if (self.workdir / str(pid)).exists()]
 
     def _failure_in_log(self, log: str) -> str | None:
         return "import" if _IMPORT_FAILED.search(log) else None
@@ -156,6 +167,19 @@ class Server(LaunchedProcess):
                 "frozen): use gunicorn, or uvicorn with workers ≥ 2, to add or remove workers with signals"
             )
         os.kill(self.master_pid, sig)
+
+    def send_signal(self, sig: int, *, group: bool = False) -> None:
+        """Send ``sig`` to the process servelab started (the master, or the only process), or to its whole group.
+
+        A container runtime stops a container this way: SIGTERM to its main process, then, once
+        its grace period is over, SIGKILL to every process in it (``group=True``). Unlike
+        :meth:`stop`, nothing waits or escalates here. A process already gone is not an error.
+        """
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(self.process.pgid, sig)
+            elif self.process.running():
+                os.kill(self.process.pid, sig)
 
     def __repr__(self) -> str:
         state = "running" if self.running() else "stopped"
