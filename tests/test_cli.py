@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from servelab.cli import main
 from servelab.processes import group_members
 
 CLI = [sys.executable, "-m", "servelab"]
@@ -49,11 +50,25 @@ def test_doctor_text() -> None:
         (("serve", "--workers", "0"), "at least 1"),
     ],
 )
-def test_bad_arguments_get_one_clear_line(args: tuple[str, ...], needle: str) -> None:
-    result = run(*args)
+def test_bad_arguments_get_one_clear_line(
+    args: tuple[str, ...], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process: the same main() the command runs (one real process below checks the wiring).
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in stderr
+    assert stderr.startswith("servelab: error:") and needle in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_argument_exits_2_from_the_real_command() -> None:
+    result = run("serve", "--cpus", "4096")
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("servelab: error:") and needle in result.stderr
+    assert result.stderr.startswith("servelab: error:") and "CPU 4096 is not available" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
