@@ -10,7 +10,8 @@ STAMP := $(VENV)/.servelab-installed
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 PYTEST_ARGS ?=
-# make test runs every test but the extended ones (graded batches, browsers: about 7 minutes more),
+# make test runs every test but the extended ones (graded batches, browsers, longer variants of the
+# lesson experiments: about 20 minutes more),
 # which CI runs after it: make test-extended. PYTEST_MARK="" runs both in one go.
 PYTEST_MARK ?= not extended
 UV ?= uv==0.13.9

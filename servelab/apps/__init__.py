@@ -11,10 +11,14 @@ flask-asgi ASGI      Flask wrapped with a2wsgi.WSGIMiddleware
 fastapi-wsgi WSGI    FastAPI wrapped with a2wsgi.ASGIMiddleware
 ========== ========= ====================================================
 
-Endpoints (all apps): ``/``, ``/work?units=N``, ``/sleep?ms=N``, ``/blocking?ms=N``,
-``/sync-sleep?ms=N``, ``/alloc?mb=N``, ``/crash?token=T``, ``/inspect``, ``/stream``;
-``/ws`` (WebSocket echo) in the ASGI apps that support it. Every response carries
-``X-Worker-Pid``.
+Endpoints (all apps): ``/`` (``GET``, and ``POST``, which also says how many body bytes
+arrived), ``/work?units=N``, ``/sleep?ms=N``, ``/blocking?ms=N``, ``/sync-sleep?ms=N``,
+``/alloc?mb=N``, ``/leak?kb=N`` (keeps N KiB more for as long as the worker lives),
+``/count`` (a per-process counter; ``/count?store=shared`` keeps it in the file named by
+``$SERVELAB_STORE``, one counter for every worker), ``/crash?token=T``, ``/inspect``,
+``/stream``; in the ASGI apps (``fastapi``, ``asgi``) ``/sleep?ms=N&deadline_ms=D`` gives up
+with a 504 at the deadline; ``/ws`` (WebSocket echo) in the ASGI apps that support it. Every
+response carries ``X-Worker-Pid``.
 """
 
 from __future__ import annotations

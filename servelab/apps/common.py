@@ -1,4 +1,4 @@
-"""What every sample app shares: parameter limits, the crash token, held memory, the pid header.
+"""What every sample app shares: parameter limits, the crash token, held and leaked memory, /count, the pid header.
 
 The six sample apps (``flask``, ``fastapi``, ``wsgi``, ``asgi``, ``flask-asgi``,
 ``fastapi-wsgi``) serve the same endpoints; this module keeps their behaviour identical.

@@ -19,12 +19,17 @@ lesson                                modules
 02 · dev vs production servers        measure.anatomy, experiments.compare, course.handmade
 03 · the event loop                   experiments.event_loop, load.burst, plots (timeline)
 04 · workers                          experiments.sweep, experiments.worker_memory, plots (sweeps)
-05 · gunicorn as process manager      experiments.failures, experiments.signals, course.deprecations
+05 · gunicorn as process manager      experiments.failures, experiments.signals, course.deprecations,
+                                      experiments.fact_checks, host.server_facts
 06 · one process per core             experiments.sweep, analysis.usl, analysis.rules, plots
 07 · exercise: 8 vCPUs                experiments.sweep, experiments.memory_guard, analysis (usl,
                                       sizing, reference), plots
 08 · exercise: 50 workers on 1 CPU    experiments.crowding, experiments.memory_guard, plots
 09 · the production stack             stack, experiments.failover, plots
+10 · production failures              experiments.worker_state, experiments.keepalive,
+                                      experiments.shutdown, experiments.restarts,
+                                      experiments.heartbeat, experiments.recycling,
+                                      experiments.compare, stack
 labs 1–4                              course.labkit, load.burst, experiments.sweep
 ====================================  ==============================================================
 """

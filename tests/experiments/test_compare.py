@@ -27,3 +27,19 @@ def test_compare_two_servers_and_a_broken_one() -> None:
     assert (df[df["ok"]]["throughput_rps"] > 0).all()
     assert df.set_index("label").loc["gunicorn", "processes"] == 2  # master and one worker
     assert plot_comparison(df).axes
+
+
+def test_several_loads_on_servers_started_once() -> None:
+    started: list[str] = []
+    df = compare(
+        {"uvicorn": ServerSpec(server="uvicorn", app="asgi"),
+         "broken": ServerSpec(server="uvicorn", app="no_such_module:app", interface="asgi")},
+        load={"tiny": LoadSpec(path="/", concurrency=2, duration=0.4, warmup=0.1),
+              "work": LoadSpec(path="/work?units=1", concurrency=2, duration=0.4, warmup=0.1)},
+        progress=False,
+        on_ready=lambda label, server: started.append(label),
+    )
+    assert started == ["uvicorn"]  # one launch serves both loads
+    assert sorted(zip(df["label"], df["load"], df["ok"], strict=True)) == [
+        ("broken", "tiny", False), ("broken", "work", False), ("uvicorn", "tiny", True), ("uvicorn", "work", True)]
+    assert set(df.attrs["load"]) == {"tiny", "work"}

@@ -42,6 +42,7 @@ def test_the_timeout_kills_only_a_worker_that_stops_notifying() -> None:
     assert "sync /sleep: reply 500" in report.summary()
 
 
+@pytest.mark.extended
 @pytest.mark.timing
 def test_the_native_asgi_worker_blocked_dies_by_sigkill() -> None:
     report = timeout_is_a_heartbeat(_cases("asgi /sleep", "asgi /blocking"))
@@ -66,6 +67,7 @@ def test_a_deadline_in_the_app_answers_504_and_keeps_the_worker() -> None:
         assert bad.status == 400 and "deadline_ms" in bad.json()["detail"]
 
 
+@pytest.mark.extended
 @needs_nginx
 def test_a_deadline_in_nginx_answers_504_while_the_sync_worker_stays_busy() -> None:
     report = timeout_is_a_heartbeat(_cases("fix: deadline in nginx"))
@@ -76,6 +78,7 @@ def test_a_deadline_in_nginx_answers_504_while_the_sync_worker_stays_busy() -> N
     assert hang.waited_s + hang.next_after_s >= hang.hang_ms / 1000
 
 
+@pytest.mark.extended
 def test_a_gthread_worker_past_the_timeout_gives_a_report() -> None:
     spec = ServerSpec(server="gunicorn", app="wsgi", worker_class="gthread", threads=2, timeout=2)
     report = hang_past_timeout(spec, hang_ms=2500)

@@ -65,6 +65,7 @@ def test_the_race_gives_post_502s_and_retried_gets() -> None:
     assert run.failed == run.post_502 and run.post_retried == 0
 
 
+@pytest.mark.extended
 @needs_nginx
 @pytest.mark.parametrize(
     ("setup", "server_keepalive_s", "proxy_keepalive", "proxy_timeout_s"),

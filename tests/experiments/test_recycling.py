@@ -25,6 +25,7 @@ def _load(duration: float) -> LoadSpec:
     )
 
 
+@pytest.mark.extended
 def test_without_max_requests_every_worker_keeps_growing() -> None:
     run = recycle_under_load(_spec(), _load(3.0))
     assert run.restarts == 0 and len(run.lives) == 4
@@ -58,6 +59,7 @@ def test_max_requests_recycles_workers_together_and_bounds_memory() -> None:
     assert row["restarts"] == run.restarts and row["jitter"] == 0
 
 
+@pytest.mark.extended
 def test_jitter_gives_each_worker_its_own_limit() -> None:
     run = recycle_under_load(_spec(max_requests=M, max_requests_jitter=J), _load(5.0))
     assert run.restarts >= 2

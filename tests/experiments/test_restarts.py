@@ -27,6 +27,7 @@ def test_gunicorn_hup_under_load_replaces_every_worker_and_fails_no_request() ->
     assert table.loc[0, "failed"] == 0 and table.loc[0, "workers_replaced"] == 2
 
 
+@pytest.mark.extended
 def test_uvicorn_hup_replaces_workers_one_at_a_time_and_fails_no_request() -> None:
     spec = ServerSpec(server="uvicorn", app="asgi", workers=2, cpus=plan_cpus(1).server)
     report = restart_under_load(spec, _load(), how="hup", at_s=0.8)
@@ -37,6 +38,7 @@ def test_uvicorn_hup_replaces_workers_one_at_a_time_and_fails_no_request() -> No
     assert report.failed == 0, report.summary()
 
 
+@pytest.mark.extended
 def test_stopping_and_starting_again_refuses_requests_while_nothing_listens() -> None:
     spec = ServerSpec(server="uvicorn", app="asgi", cpus=plan_cpus(1).server)
     report = restart_under_load(spec, _load(duration=3.0), how="stop-start", at_s=0.8)

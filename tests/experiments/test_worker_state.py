@@ -74,6 +74,7 @@ def test_the_experiments_refuse_what_cannot_show_it() -> None:
         compare_state(ServerSpec(server="uvicorn", app="fastapi", workers=4))
 
 
+@pytest.mark.extended
 def test_compare_state_puts_the_three_settings_in_one_table() -> None:
     df = compare_state(_spec(), requests=12)
     assert list(df["setting"]) == ["module memory", "module memory, --preload", "shared file"]
