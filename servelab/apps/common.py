@@ -68,6 +68,16 @@ def posted(body: bytes) -> dict[str, object]:
     return {**HELLO, "received_bytes": len(body)}
 
 
+def deadline_ms(raw: str | None) -> int | None:
+    """The optional ``deadline_ms`` of the ASGI apps' ``/sleep``: at most this long, then 504."""
+    if raw is None or raw == "":
+        return None
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= value <= 60_000:
+        raise BadParameter(f"deadline_ms must be a whole number from 1 to 60000, got {raw!r}")
+    return value
+
+
 def crash_allowed(token: str | None) -> bool:
     """True only for the token of this launch (set by servelab's launcher)."""
     expected = os.environ.get(CRASH_TOKEN_ENV, "")

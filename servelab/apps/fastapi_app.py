@@ -47,23 +47,13 @@ async def work(request: Request) -> dict[str, float | int]:
 @app.get("/sleep")
 async def sleep(request: Request) -> dict[str, int]:
     ms = common.int_param("/sleep", request.query_params)
-    deadline_ms = _deadline_ms(request.query_params.get("deadline_ms"))
+    deadline_ms = common.deadline_ms(request.query_params.get("deadline_ms"))
     try:
         # The app bounds its own work: gunicorn's --timeout will not (for async workers it is a heartbeat).
         await asyncio.wait_for(asyncio.sleep(ms / 1000), None if deadline_ms is None else deadline_ms / 1000)
     except asyncio.TimeoutError:
         raise HTTPException(504, detail=f"gave up at the {deadline_ms} ms deadline (the work needed {ms} ms)") from None
     return {"slept_ms": ms}
-
-
-def _deadline_ms(raw: str | None) -> int | None:
-    """The optional ``deadline_ms`` of ``/sleep``: at most this long, then 504."""
-    if raw is None or raw == "":
-        return None
-    value = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if not 1 <= value <= 60_000:
-        raise common.BadParameter(f"deadline_ms must be a whole number from 1 to 60000, got {raw!r}")
-    return value
 
 
 @app.get("/blocking")

@@ -57,16 +57,6 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _deadline_ms(raw: str | None) -> int | None:
-    """The optional ``deadline_ms`` of ``/sleep``: at most this long, then 504."""
-    if raw is None or raw == "":
-        return None
-    value = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if not 1 <= value <= 60_000:
-        raise common.BadParameter(f"deadline_ms must be a whole number from 1 to 60000, got {raw!r}")
-    return value
-
-
 async def _http(scope: Scope, receive: Receive, send: Send) -> None:
     path = scope["path"]
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
@@ -79,7 +69,7 @@ async def _http(scope: Scope, receive: Receive, send: Send) -> None:
             await _send_json(send, 200, do_work(common.int_param(path, query)))
         elif path == "/sleep":
             ms = common.int_param(path, query)
-            deadline_ms = _deadline_ms(query.get("deadline_ms"))
+            deadline_ms = common.deadline_ms(query.get("deadline_ms"))
             try:
                 # The app bounds its own work: gunicorn's --timeout will not (for async workers it is a heartbeat).
                 await asyncio.wait_for(asyncio.sleep(ms / 1000), None if deadline_ms is None else deadline_ms / 1000)

@@ -171,6 +171,7 @@ def keepalive_race(
     baseline: bool = True,
     cpus: Iterable[int] | None = None,
     driver_cpus: Iterable[int] | None = None,
+    progress: bool = True,
 ) -> KeepAliveReport:
     """Reproduce the keep-alive race behind nginx, then measure each fix the same way.
 
@@ -187,6 +188,8 @@ def keepalive_race(
     >>> report.race.post_502, report.run("server keeps longer").post_502   # doctest: +SKIP
     (9, 0)
     """
+    from tqdm.auto import tqdm
+
     spec = server_spec if server_spec is not None else DEFAULT_SPEC
     gap = float(server_keepalive_s)
     setups = [("race", server_keepalive_s, requests, proxy_keepalive_timeout_s)]
@@ -209,7 +212,7 @@ def keepalive_race(
             cpus=cpus,
             driver_cpus=driver_cpus,
         )
-        for name, ka, pool, timeout in setups
+        for name, ka, pool, timeout in tqdm(setups, desc="keep-alive: the race and its fixes", disable=not progress)
     )
     return KeepAliveReport(spec, gap, runs)
 

@@ -358,7 +358,12 @@ def recycling_settings(spec: ServerSpec, max_requests: int = 50, jitter: int = 5
 
 
 def compare_recycling(
-    spec: ServerSpec | None = None, load: LoadSpec | None = None, *, max_requests: int = 50, jitter: int = 50
+    spec: ServerSpec | None = None,
+    load: LoadSpec | None = None,
+    *,
+    max_requests: int = 50,
+    jitter: int = 50,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Run the three settings of :func:`recycling_settings` under the same load; one row each.
 
@@ -376,7 +381,12 @@ def compare_recycling(
             path="/leak?kb=256", rate=100, duration=6, warmup=0.5, cpus=plan.load_apart(spec.cpus), lag_limit_ms=10
         )
     settings = recycling_settings(spec, max_requests, jitter)
-    runs = {label: recycle_under_load(each, load) for label, each in settings.items()}
+    from tqdm.auto import tqdm
+
+    runs = {
+        label: recycle_under_load(each, load)
+        for label, each in tqdm(settings.items(), desc="recycling settings", disable=not progress)
+    }
     df = pd.DataFrame([{"setting": label, **run.row()} for label, run in runs.items()])
     df.attrs["runs"] = runs
     df.attrs["stamp"] = environment_stamp().as_dict()

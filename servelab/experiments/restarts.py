@@ -281,10 +281,16 @@ def compare_restarts(
     *,
     at_s: float = 1.0,
     cpus: tuple[int, ...] | None = None,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Run :func:`restart_under_load` for each case (default: :func:`restart_cases` on ``cpus``); one table.
 
     >>> compare_restarts(LoadSpec(path="/sleep?ms=20", rate=100, duration=5, cpus=(1,)), cpus=(0,))  # doctest: +SKIP
     """
     cases = cases if cases is not None else restart_cases(cpus)
-    return restart_table([restart_under_load(c.spec, load, how=c.how, at_s=at_s) for c in cases])
+    from tqdm.auto import tqdm
+
+    return restart_table([
+        restart_under_load(c.spec, load, how=c.how, at_s=at_s)
+        for c in tqdm(cases, desc="restarts under load", disable=not progress)
+    ])

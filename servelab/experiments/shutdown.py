@@ -378,6 +378,7 @@ def compare_shutdowns(
     in_flight: int = 8,
     request_ms: int = 2000,
     cpus: tuple[int, ...] | None = None,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Run :func:`shutdown_under_load` for each case (default: :func:`shutdown_cases`); one table.
 
@@ -385,9 +386,11 @@ def compare_shutdowns(
 
     >>> compare_shutdowns(request_ms=2000)[["server", "setting", "finished", "cut", "cut_at_s"]]  # doctest: +SKIP
     """
+    from tqdm.auto import tqdm
+
     cases = cases if cases is not None else shutdown_cases(request_ms, in_flight=in_flight, cpus=cpus)
     reports = [
         shutdown_under_load(case.spec, in_flight=in_flight, request_ms=request_ms, grace_s=case.grace_s)
-        for case in cases
+        for case in tqdm(cases, desc="SIGTERM with requests in flight", disable=not progress)
     ]
     return shutdown_table(reports)

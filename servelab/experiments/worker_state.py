@@ -154,7 +154,7 @@ def per_worker_state(
     return StateReport(spec, store, tuple(counts), tuple(pids), workers, imported_by)
 
 
-def compare_state(spec: ServerSpec | None = None, requests: int = 40) -> pd.DataFrame:
+def compare_state(spec: ServerSpec | None = None, requests: int = 40, *, progress: bool = True) -> pd.DataFrame:
     """The three settings of the lesson side by side: one row each.
 
     In module memory, in module memory with ``--preload``, and in a shared file; ``spec`` is
@@ -164,6 +164,8 @@ def compare_state(spec: ServerSpec | None = None, requests: int = 40) -> pd.Data
     ``last_count_per_worker``, ``highest_count``, ``sequential`` (the client saw 1..N).
     Each :class:`StateReport` is in ``df.attrs["reports"]``.
     """
+    from tqdm.auto import tqdm
+
     from servelab.host.environment import environment_stamp
 
     spec = spec if spec is not None else ServerSpec(server="gunicorn", app="wsgi", workers=4)
@@ -178,7 +180,7 @@ def compare_state(spec: ServerSpec | None = None, requests: int = 40) -> pd.Data
     ]
     rows = []
     reports = {}
-    for label, each, store in settings:
+    for label, each, store in tqdm(settings, desc="state: memory, --preload, shared", disable=not progress):
         report = per_worker_state(each, requests, store=store)
         reports[label] = report
         rows.append(
