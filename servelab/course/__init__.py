@@ -21,15 +21,15 @@ lesson                                modules
 04 · workers                          experiments.sweep, experiments.worker_memory, plots (sweeps)
 05 · gunicorn as process manager      experiments.failures, experiments.signals, course.deprecations,
                                       experiments.fact_checks, host.server_facts
-06 · one process per core             experiments.sweep, analysis.usl, analysis.rules, plots
+06 · one process per core             experiments.sweep, analysis.usl, analysis.rules, plots,
+                                      experiments.compare
 07 · exercise: 8 vCPUs                experiments.sweep, experiments.memory_guard, analysis (usl,
                                       sizing, reference), plots
 08 · exercise: 50 workers on 1 CPU    experiments.crowding, experiments.memory_guard, plots
 09 · the production stack             stack, experiments.failover, plots
 10 · production failures              experiments.worker_state, experiments.keepalive,
                                       experiments.shutdown, experiments.restarts,
-                                      experiments.heartbeat, experiments.recycling,
-                                      experiments.compare, stack
+                                      experiments.heartbeat, experiments.recycling, stack
 labs 1–4                              course.labkit, load.burst, experiments.sweep
 ====================================  ==============================================================
 """

@@ -271,8 +271,13 @@ def restart_cases(
 
 
 def restart_table(reports: Sequence[RestartReport]) -> pd.DataFrame:
-    """One row per report: failed requests by kind, the restart's length, p99 before and during it."""
-    return pd.DataFrame([r.row() for r in reports])
+    """One row per report: failed requests by kind, the restart's length, p99 before and during it.
+
+    The reports themselves are in ``df.attrs["reports"]`` (for ``plot_timeline``).
+    """
+    df = pd.DataFrame([r.row() for r in reports])
+    df.attrs["reports"] = list(reports)
+    return df
 
 
 def compare_restarts(
